@@ -1,0 +1,1 @@
+"""Local stack for Whistle: real Kafka (KRaft) and PostgreSQL, no Docker engine needed."""

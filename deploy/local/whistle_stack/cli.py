@@ -1,0 +1,104 @@
+"""`whistle-stack`: run Whistle locally on real Kafka and PostgreSQL, without Docker."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .procs import StackError
+from .services import SERVICES
+from .stack import Stack
+
+app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+console = Console()
+COMPONENTS = ["kafka", "postgres", *SERVICES]
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def up(
+    services: bool = typer.Option(True, help="Also start the four services."),
+    timeout: float = typer.Option(90.0, help="Seconds to wait for readiness."),
+) -> None:
+    """Start Kafka, PostgreSQL (with the four databases) and the services."""
+    stack = Stack()
+    try:
+        started = stack.up(None if services else [], timeout=timeout)
+    except StackError as exc:
+        _fail(exc)
+    for name, seconds in started.ready_seconds.items():
+        console.print(f"{name}: ready in {seconds:.1f}s")
+    status()
+
+
+@app.command()
+def run(timeout: float = typer.Option(120.0, help="Seconds to wait for readiness.")) -> None:
+    """Start the whole system on local defaults and print where to look."""
+    up(services=True, timeout=timeout)
+    console.print(
+        "\nAPI docs:  http://127.0.0.1:8001/docs (intake)  :8002/docs (dispatch)  "
+        ":8003/docs (scoring)  :8004/docs (notify)\n"
+        "metrics:   http://127.0.0.1:800[1-4]/metrics\n"
+        "logs:      .local/logs/\nstop with: make stop")
+
+
+@app.command()
+def down() -> None:
+    """Stop every process this stack started (services, Kafka, local PostgreSQL)."""
+    Stack().down()
+    console.print("stopped")
+
+
+@app.command()
+def status() -> None:
+    """Show what is running."""
+    table = Table("component", "state")
+    for name, state in Stack().status().items():
+        table.add_row(name, state)
+    console.print(table)
+
+
+@app.command()
+def start(component: str = typer.Argument(..., help=" | ".join(COMPONENTS))) -> None:
+    """Start one component."""
+    stack = Stack()
+    try:
+        if component == "kafka":
+            stack.kafka.start()
+        elif component == "postgres":
+            stack.postgres.start()
+        elif component in SERVICES:
+            stack.services.start([component])
+            took = stack.services.wait_ready([component])
+            console.print(f"{component}: ready in {took[component]:.1f}s")
+        else:
+            _fail(StackError(f"unknown component {component!r}; one of {COMPONENTS}"))
+    except StackError as exc:
+        _fail(exc)
+
+
+@app.command()
+def stop(
+    component: str = typer.Argument(..., help=" | ".join(COMPONENTS)),
+    kill: bool = typer.Option(False, "--kill", help="SIGKILL instead of a clean stop."),
+) -> None:
+    """Stop one component (only if this stack started it)."""
+    stack = Stack()
+    if component == "kafka":
+        stack.kafka.stop(kill=kill)
+    elif component == "postgres":
+        stack.postgres.kill() if kill else stack.postgres.stop()
+    elif component in SERVICES:
+        stack.services.stop([component], kill=kill)
+    else:
+        _fail(StackError(f"unknown component {component!r}; one of {COMPONENTS}"))
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

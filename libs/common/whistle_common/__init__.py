@@ -1,0 +1,1 @@
+"""Shared plumbing of the four Whistle services (never their business rules)."""

@@ -1,0 +1,63 @@
+"""Prometheus metrics shared by every service (base units, `_total` counters, no ids)."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+DLQ_MESSAGES = Counter("whistle_dlq_messages_total", "Messages sent to a dead-letter topic",
+                       ["topic", "reason"])
+OUTBOX_PENDING = Gauge("whistle_outbox_pending", "Outbox rows not yet published to Kafka")
+OUTBOX_PUBLISHED = Counter("whistle_outbox_published_total", "Outbox rows published", ["topic"])
+OUTBOX_PUBLISH_ERRORS = Counter("whistle_outbox_publish_errors_total",
+                                "Failed outbox publish attempts")
+EVENTS_CONSUMED = Counter("whistle_events_consumed_total", "Events taken from Kafka",
+                          ["topic", "type", "outcome"])
+EVENT_HANDLE_SECONDS = Histogram("whistle_event_handle_seconds", "Time to apply one event",
+                                 ["topic"])
+CONSUMER_LAG = Gauge("whistle_consumer_lag", "Messages behind the log end", ["topic"])
+HTTP_REQUESTS = Counter("whistle_http_requests_total", "HTTP requests",
+                        ["method", "route", "status"])
+HTTP_SECONDS = Histogram("whistle_http_request_duration_seconds", "HTTP request duration",
+                         ["method", "route"],
+                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+HTTP_IN_FLIGHT = Gauge("whistle_http_requests_in_flight", "HTTP requests being served")
+
+
+class HttpMetricsMiddleware:
+    """RED metrics labelled by route template (never by concrete ids)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        HTTP_IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            HTTP_IN_FLIGHT.dec()
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            HTTP_REQUESTS.labels(method, template, str(status["code"])).inc()
+            HTTP_SECONDS.labels(method, template).observe(time.perf_counter() - start)
+
+
+async def metrics_endpoint(_: Request) -> Response:
+    """GET /metrics in the Prometheus text format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

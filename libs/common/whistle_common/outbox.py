@@ -1,0 +1,121 @@
+"""Transactional outbox: events commit with the state change, a relay publishes them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+
+import asyncpg
+import structlog
+
+from .envelope import Envelope
+from .kafka import Producer
+from .metrics import OUTBOX_PENDING, OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
+
+log = structlog.get_logger(__name__)
+CHANNEL = "whistle_outbox"
+RELAY_LOCK = 0x5717_0002  # one relay publishes at a time per database, keeping key order
+
+
+async def enqueue(conn: asyncpg.Connection, topic: str, event: Envelope,
+                  headers: dict[str, str] | None = None) -> None:
+    """Write event to the outbox inside the caller's transaction."""
+    await enqueue_many(conn, [(topic, event, headers)])
+
+
+async def enqueue_many(
+    conn: asyncpg.Connection, items: list[tuple[str, Envelope, dict[str, str] | None]]
+) -> None:
+    """Write several events to the outbox inside the caller's transaction."""
+    if not items:
+        return
+    await conn.executemany(
+        "INSERT INTO outbox(topic, key, value, headers, event_id) VALUES ($1,$2,$3,$4,$5)",
+        [(topic, ev.key, ev.to_bytes(), json.dumps(sorted((headers or {}).items())), ev.id)
+         for topic, ev, headers in items])
+    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows in id order; a broker outage only delays them."""
+
+    def __init__(self, pool: asyncpg.Pool, producer: Producer, *, batch_size: int = 500,
+                 poll_seconds: float = 0.5, retention_hours: int = 72) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._batch = batch_size
+        self._poll = poll_seconds
+        self._retention_hours = retention_hours
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._listener: asyncpg.Connection | None = None
+
+    async def start(self) -> None:
+        self._listener = await self._pool.acquire()
+        await self._listener.add_listener(CHANNEL, lambda *_: self._wake.set())
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._listener is not None:
+            await self._listener.remove_listener(CHANNEL, lambda *_: None)
+            await self._pool.release(self._listener)
+
+    async def _run(self) -> None:
+        failures = 0
+        cycles = 0
+        while True:
+            try:
+                sent = await self.publish_batch()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep relaying whatever broke
+                failures += 1
+                OUTBOX_PUBLISH_ERRORS.inc()
+                log.warning("outbox publish failed", error=str(exc), failures=failures)
+                await self._producer.reset()
+                await asyncio.sleep(min(10.0, 0.2 * 2 ** failures) * random.uniform(0.5, 1.0))
+                continue
+            cycles += 1
+            if cycles % 200 == 0:
+                await self._purge()
+            if sent < self._batch:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                except TimeoutError:
+                    pass
+
+    async def publish_batch(self) -> int:
+        """Publish up to one batch; rows are marked sent only after Kafka acknowledged all."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK):
+                return 0
+            rows = await conn.fetch(
+                "SELECT id, topic, key, value, headers FROM outbox WHERE sent_at IS NULL "
+                "ORDER BY id LIMIT $1", self._batch)
+            if rows:
+                producer = await self._producer.get()
+                futures = []
+                for row in rows:
+                    headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
+                    futures.append(await producer.send(
+                        row["topic"], value=row["value"], key=row["key"], headers=headers))
+                await asyncio.wait_for(asyncio.gather(*futures), 30)
+                await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
+                                   [r["id"] for r in rows])
+                for row in rows:
+                    OUTBOX_PUBLISHED.labels(row["topic"]).inc()
+            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            OUTBOX_PENDING.set(pending)
+            return len(rows)
+
+    async def _purge(self) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "DELETE FROM outbox WHERE sent_at < now() - make_interval(hours => $1)",
+                self._retention_hours)

@@ -1,0 +1,202 @@
+"""Composition root shared by the services: FastAPI and Faust on one loop, wired in a lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import faust
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from faust.contrib.asgi import faust_app_running
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from prometheus_client import REGISTRY
+from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
+
+from .auth import TokenTable
+from .consumer import ConsumerSpec, EventConsumer
+from .db import create_pool, migrate
+from .kafka import Producer
+from .logging import configure_logging
+from .metrics import HttpMetricsMiddleware, metrics_endpoint
+from .outbox import OutboxRelay
+from .problems import install_problem_handlers
+from .settings import CommonSettings
+from .topics import all_topics
+
+log = structlog.get_logger(__name__)
+Hook = Callable[["Runtime"], Awaitable[None]]
+_faust_metrics: FaustMetrics | None = None
+
+
+@dataclass
+class Runtime:
+    """The live resources of one service process (app.state.runtime)."""
+
+    settings: CommonSettings
+    faust_app: faust.App
+    pool: asyncpg.Pool | None = None
+    producer: Producer | None = None
+    relay: OutboxRelay | None = None
+    consumers: list[EventConsumer] = field(default_factory=list)
+    started_at: float = 0.0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def db(self) -> asyncpg.Pool:
+        assert self.pool is not None, "pool used before start-up"
+        return self.pool
+
+    def kafka(self) -> Producer:
+        assert self.producer is not None, "producer used before start-up"
+        return self.producer
+
+
+def make_faust_app(settings: CommonSettings) -> faust.App:
+    """A Faust app tuned for fast, predictable group joins; no web server of its own."""
+    global _faust_metrics
+    app = faust.App(
+        f"whistle-{settings.service_name}",
+        broker=[f"kafka://{b}" for b in settings.brokers],
+        value_serializer="raw", key_serializer="raw",
+        web_enabled=False, topic_disable_leader=True, topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest", producer_acks=-1,
+        broker_session_timeout=10.0, broker_heartbeat_interval=2.0,
+        broker_rebalance_timeout=20.0, broker_commit_every=100, broker_commit_interval=1.0,
+        stream_wait_empty=False, topic_partitions=settings.kafka_topic_partitions,
+        store="memory://",
+    )
+    if _faust_metrics is None:
+        _faust_metrics = FaustMetrics.create(REGISTRY, "faust")
+    app.monitor = PrometheusMonitor(metrics=_faust_metrics)
+    return app
+
+
+def attach_consumer(faust_app: faust.App, consumer: EventConsumer, service: str) -> None:
+    """Register a Faust agent that feeds raw messages of one topic to the consumer."""
+    topic = faust_app.topic(consumer.spec.topic, key_type=bytes, value_type=bytes,
+                            key_serializer="raw", value_serializer="raw", allow_empty=True)
+
+    async def agent(stream):
+        async for event in stream.events():
+            message = event.message
+            headers = {k: (v or b"") for k, v in (message.headers or [])}
+            await consumer.handle(key=message.key, value=message.value, headers=headers,
+                                  partition=message.partition, offset=message.offset)
+
+    agent.__name__ = f"{service}_{consumer.spec.name}".replace(".", "_").replace("-", "_")
+    faust_app.agent(topic, name=f"{service}.{consumer.spec.name}",
+                    concurrency=consumer.spec.concurrency)(agent)
+
+
+def create_service(
+    *, settings: CommonSettings, package: str, title: str, routers: Sequence[APIRouter],
+    consumers: Sequence[ConsumerSpec] = (), dept_codes: Sequence[str] = (),
+    on_start: Sequence[Hook] = (), on_stop: Sequence[Hook] = (), version: str = "0.1.0",
+) -> FastAPI:
+    """Build one service's ASGI app; nothing is opened until the lifespan runs."""
+    faust_app = make_faust_app(settings)
+    runtime = Runtime(settings=settings, faust_app=faust_app)
+    for spec in consumers:
+        consumer = EventConsumer(spec, pool=runtime.db, producer=runtime.kafka)
+        runtime.consumers.append(consumer)
+        attach_consumer(faust_app, consumer, settings.service_name)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        configure_logging(settings.service_name, settings.log_level)
+        loop = asyncio.get_running_loop()
+        runtime.started_at = loop.time()
+        async with AsyncExitStack() as stack:
+            runtime.pool = await create_pool(settings.database_url, min_size=settings.db_pool_min,
+                                             max_size=settings.db_pool_max)
+            stack.push_async_callback(runtime.pool.close)
+            async with runtime.pool.acquire() as conn:
+                applied = await migrate(conn, ["whistle_common", package])
+            if applied:
+                log.info("migrations applied", migrations=applied)
+            await _ensure_topics(settings, dept_codes)
+            runtime.producer = Producer(settings.kafka_bootstrap_servers,
+                                        client_id=f"whistle-{settings.service_name}")
+            stack.push_async_callback(runtime.producer.stop)
+            runtime.relay = OutboxRelay(runtime.pool, runtime.producer,
+                                        batch_size=settings.outbox_batch_size,
+                                        poll_seconds=settings.outbox_poll_seconds)
+            await runtime.relay.start()
+            stack.push_async_callback(runtime.relay.stop)
+            for hook in on_start:
+                await hook(runtime)
+            for hook in on_stop:
+                stack.push_async_callback(hook, runtime)
+            await stack.enter_async_context(faust_app_running(faust_app, stop_timeout=15))
+            log.info("service started", seconds=round(loop.time() - runtime.started_at, 2))
+            yield
+
+    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.tokens = TokenTable(settings.whistle_api_tokens)
+    app.add_middleware(HttpMetricsMiddleware)
+    install_problem_handlers(app)
+    app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["ops"])
+    app.add_api_route("/readyz", _readyz(runtime), methods=["GET"], tags=["ops"])
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def _ensure_topics(settings: CommonSettings, dept_codes: Sequence[str]) -> None:
+    from .topics import ensure_topics
+
+    async for attempt in AsyncRetrying(stop=stop_after_delay(60), reraise=True,
+                                       wait=wait_exponential(0.2, max=3)):
+        with attempt:
+            created = await ensure_topics(
+                settings.kafka_bootstrap_servers, all_topics(dept_codes),
+                partitions=settings.kafka_topic_partitions,
+                replication=settings.kafka_replication_factor)
+    if created:
+        log.info("topics created", topics=created)
+
+
+async def _healthz() -> dict:
+    """Liveness: the process serves HTTP."""
+    return {"status": "ok"}
+
+
+def _readyz(runtime: Runtime):
+    async def readyz() -> JSONResponse:
+        """Readiness: Postgres and Kafka answer and the consumer group has joined."""
+        checks = {"postgres": await _db_ok(runtime), "kafka": False, "consumers": False}
+        if runtime.producer is not None:
+            checks["kafka"] = await runtime.producer.ready()
+        app = runtime.faust_app
+        checks["consumers"] = (not runtime.consumers) or (
+            app.rebalancing_count > 0 and not app.rebalancing)
+        ok = all(checks.values())
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    return readyz
+
+
+async def _db_ok(runtime: Runtime) -> bool:
+    if runtime.pool is None:
+        return False
+    try:
+        async with runtime.pool.acquire(timeout=2) as conn:
+            return await conn.fetchval("SELECT 1", timeout=2) == 1
+    except Exception:  # noqa: BLE001 - readiness answers yes or no
+        return False
+
+
+def serve(app_factory: Callable[[], FastAPI], settings: CommonSettings) -> None:
+    """Run one service process: uvicorn with the app's lifespan driving Faust."""
+    uvicorn.run(app_factory(), host=settings.host, port=settings.port, log_config=None,
+                lifespan="on", access_log=False, timeout_graceful_shutdown=15)

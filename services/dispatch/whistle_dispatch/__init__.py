@@ -1,0 +1,1 @@
+"""Whistle dispatch service."""

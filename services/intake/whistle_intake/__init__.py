@@ -1,0 +1,1 @@
+"""Whistle intake service."""

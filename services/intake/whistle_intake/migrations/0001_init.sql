@@ -1,0 +1,1 @@
+-- intake tables come with its issue

@@ -1,0 +1,1 @@
+"""Whistle notify service."""

@@ -1,0 +1,10 @@
+"""`python -m whistle_scoring`: run the scoring service (FastAPI + Faust on one loop)."""
+
+from whistle_common.service import serve
+
+from .main import create_app
+from .settings import Settings
+
+if __name__ == "__main__":
+    settings = Settings()
+    serve(lambda: create_app(settings), settings)

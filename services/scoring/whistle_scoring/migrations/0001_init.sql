@@ -1,0 +1,1 @@
+-- scoring service tables come with its issue

@@ -1,0 +1,29 @@
+"""Test fixtures. Unit tests need nothing; integration and e2e tests start the real stack
+(Kafka KRaft + PostgreSQL + the four services) when it is not already running, and stop
+at the end only what they started."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def live():
+    """The running stack; started here if needed."""
+    from tests.support.stack import Live
+    from whistle_stack.stack import Stack
+
+    stack = Stack()
+    started = stack.up(timeout=120)
+    if started.ready_seconds:
+        print(f"\nstarted services, seconds to ready: {started.ready_seconds}")
+    yield Live(stack)
+    if os.environ.get("WHISTLE_KEEP_STACK") != "1":
+        stack.down(started)

@@ -1,0 +1,60 @@
+"""Stopping and starting the stack keeps topics and rows (runs last: it restarts the infra)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from tests.support.stack import eventually, unique
+
+pytestmark = pytest.mark.integration
+
+
+async def _topics(bootstrap: str) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+async def test_restart_keeps_topics_and_rows(live):
+    stack = live.stack
+    if stack.external_kafka or stack.postgres.external_url:
+        pytest.skip("the stack points at external servers")
+    marker = unique("persist")
+    conn = await live.db("notify")
+    await conn.execute("CREATE TABLE IF NOT EXISTS restart_probe (v text)")
+    await conn.execute("INSERT INTO restart_probe VALUES ($1)", marker)
+    await conn.close()
+    topics_before = await _topics(live.bootstrap)
+    assert "dispatch.orders.chengguan" in topics_before
+
+    await asyncio.to_thread(stack.kafka.stop)
+    await asyncio.to_thread(stack.postgres.stop)
+    await asyncio.to_thread(stack.postgres.start)
+    await asyncio.to_thread(stack.kafka.start)
+
+    assert await _topics(live.bootstrap) >= topics_before
+    conn = await live.db("notify")
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM restart_probe WHERE v=$1", marker) == 1
+        await conn.execute("DROP TABLE restart_probe")
+    finally:
+        await conn.close()
+
+    async def all_ready():
+        async with httpx.AsyncClient(timeout=3) as client:
+            for service in ("intake", "dispatch", "scoring", "notify"):
+                try:
+                    if (await client.get(f"{live.url(service)}/readyz")).status_code != 200:
+                        return False
+                except httpx.HTTPError:
+                    return False
+        return True
+
+    await eventually(all_ready, timeout=90, interval=1, what="services ready after restart")

@@ -1,0 +1,124 @@
+"""Access to the real local stack from tests: databases, Kafka topics, service URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+
+import asyncpg
+import httpx
+from kafka import KafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+from whistle_common.envelope import Envelope, decode
+from whistle_stack.stack import Stack
+
+HOTLINE = {"Authorization": "Bearer dev-hotline-token"}
+OPERATOR = {"Authorization": "Bearer dev-operator-token"}
+
+
+def dept_headers(code: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer dev-dept-{code}-token"}
+
+
+class Live:
+    """The running stack as the tests see it."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+
+    @property
+    def bootstrap(self) -> str:
+        return self.stack.bootstrap
+
+    def url(self, service: str) -> str:
+        return self.stack.services.url(service)
+
+    async def db(self, service: str) -> asyncpg.Connection:
+        return await asyncpg.connect(self.stack.postgres.url_for(service))
+
+    def http(self, service: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url(service), timeout=15.0)
+
+    def metric(self, service: str, name: str, **labels: str) -> float:
+        """Sum of the samples of a metric whose labels include `labels`."""
+        text = httpx.get(f"{self.url(service)}/metrics", timeout=5).text
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v
+                                               for k, v in labels.items()):
+                    total += sample.value
+        return total
+
+    def tail(self, topic: str) -> TopicTail:
+        return TopicTail(self.bootstrap, topic)
+
+
+class TopicTail:
+    """Reads a topic from its current end: what arrives after the tail was opened."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                      group_id=None, consumer_timeout_ms=500)
+        parts = self.consumer.partitions_for_topic(topic) or set()
+        self.tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        self.consumer.assign(self.tps)
+        self.consumer.seek_to_end(*self.tps)
+        for tp in self.tps:
+            self.consumer.position(tp)
+        self.seen: list[tuple[Envelope | None, dict, bytes | None]] = []
+
+    def poll(self, seconds: float = 1.0) -> None:
+        batches = self.consumer.poll(timeout_ms=int(seconds * 1000))
+        for records in batches.values():
+            for rec in records:
+                headers = {k: v for k, v in (rec.headers or [])}
+                try:
+                    env = decode(rec.value)
+                except ValueError:
+                    env = None
+                self.seen.append((env, headers, rec.value))
+
+    def wait_for(self, predicate: Callable[[Envelope], bool], *, timeout: float = 30.0,
+                 count: int = 1) -> list[Envelope]:
+        """Poll until `count` envelopes match predicate; return them (or fail with what came)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e, _, _ in self.seen if e is not None and predicate(e)]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                types = [e.type if e else "<undecodable>" for e, _, _ in self.seen][-20:]
+                raise AssertionError(f"{len(found)}/{count} matching events on {self.topic} "
+                                     f"after {timeout}s; last seen: {types}")
+            self.poll(0.5)
+
+    def matching(self, predicate: Callable[[Envelope], bool]) -> list[Envelope]:
+        return [e for e, _, _ in self.seen if e is not None and predicate(e)]
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+async def eventually(check, *, timeout: float = 30.0, interval: float = 0.2, what: str = ""):
+    """Await check() until it returns a truthy value; return it, or fail after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"not true after {timeout}s: {what} (last: {last!r})")
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False)
