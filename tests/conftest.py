@@ -17,8 +17,9 @@ sys.path.insert(0, str(ROOT))
 @pytest.fixture(scope="session")
 def live():
     """The running stack; started here if needed."""
-    from tests.support.stack import Live
     from whistle_stack.stack import Stack
+
+    from tests.support.stack import Live
 
     stack = Stack()
     started = stack.up(timeout=120)

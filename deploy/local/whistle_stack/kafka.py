@@ -156,8 +156,9 @@ class KafkaCluster:
                   logfile=self.layout.logfile(self._pidname(node_id)))
             started.append(node_id)
         for node_id in started:
+            log = self.layout.logfile(self._pidname(node_id))
             wait_until(lambda n=node_id: self._broker_ready(n), timeout=timeout,
-                       what=f"Kafka node {node_id} (log: {self.layout.logfile(self._pidname(node_id))})")
+                       what=f"Kafka node {node_id} (log: {log})")
         return started
 
     def _broker_ready(self, node_id: int) -> bool:

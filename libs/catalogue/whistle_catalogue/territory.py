@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -16,6 +17,8 @@ class Node:
     level: str
     code: str
     name: str
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,25 @@ class Territory:
     def path(self, grid_code: str) -> GridPath | None:
         return self.grids.get(grid_code)
 
+    def nearest(self, lat: float, lon: float, *, within_km: float = 3.0) -> GridPath | None:
+        """The grid whose centre is closest to (lat, lon), if one lies within `within_km`."""
+        best, best_km = None, within_km
+        for path in self.grids.values():
+            if path.grid.lat is None or path.grid.lon is None:
+                continue
+            km = _distance_km(lat, lon, path.grid.lat, path.grid.lon)
+            if km <= best_km:
+                best, best_km = path, km
+        return best
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
 
 def parse_territory(raw: dict[str, Any]) -> Territory:
     """Flatten the nested JSON into grid paths."""
@@ -72,7 +94,8 @@ def parse_territory(raw: dict[str, Any]) -> Territory:
                     if g["code"] in grids:
                         raise ValueError(f"grid code {g['code']} appears twice")
                     grids[g["code"]] = GridPath(
-                        city, district, street, community, Node("grid", g["code"], g["name"]),
+                        city, district, street, community,
+                        Node("grid", g["code"], g["name"], g.get("lat"), g.get("lon")),
                         s["kind"], s["has_enforcement_team"])
     return Territory(raw["version"], grids, streets, communities)
 

@@ -72,6 +72,13 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 str(exc.detail) if exc.detail else "",
                                 instance=request.url.path, headers=getattr(exc, "headers", None))
 
+    from .http import BodyTooLarge
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge):
+        return problem_response(413, "payload-too-large", "Payload too large", str(exc),
+                                instance=request.url.path)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error", path=request.url.path)

@@ -22,6 +22,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 from .auth import TokenTable
 from .consumer import ConsumerSpec, EventConsumer
 from .db import create_pool, migrate
+from .http import BodyGuardMiddleware
 from .kafka import Producer
 from .logging import configure_logging
 from .metrics import HttpMetricsMiddleware, metrics_endpoint
@@ -98,6 +99,7 @@ def create_service(
     *, settings: CommonSettings, package: str, title: str, routers: Sequence[APIRouter],
     consumers: Sequence[ConsumerSpec] = (), dept_codes: Sequence[str] = (),
     on_start: Sequence[Hook] = (), on_stop: Sequence[Hook] = (), version: str = "0.1.0",
+    form_prefixes: tuple[str, ...] = (), max_body_bytes: int = 64 * 1024,
 ) -> FastAPI:
     """Build one service's ASGI app; nothing is opened until the lifespan runs."""
     faust_app = make_faust_app(settings)
@@ -141,6 +143,7 @@ def create_service(
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.tokens = TokenTable(settings.whistle_api_tokens)
+    app.add_middleware(BodyGuardMiddleware, max_bytes=max_body_bytes, form_prefixes=form_prefixes)
     app.add_middleware(HttpMetricsMiddleware)
     install_problem_handlers(app)
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)

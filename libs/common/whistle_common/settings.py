@@ -12,7 +12,8 @@ DEV_MARK = "dev-"  # every development secret starts with this and is refused in
 
 # Development tokens: token → (client, scopes). Clearly marked; refused when ENVIRONMENT=production.
 DEV_TOKENS: dict[str, dict] = {
-    "dev-hotline-token": {"client": "hotline-12345", "scopes": ["incidents:write", "incidents:read"]},
+    "dev-hotline-token": {"client": "hotline-12345",
+                          "scopes": ["incidents:write", "incidents:read"]},
     "dev-grid-token": {"client": "grid-app", "scopes": ["incidents:write", "incidents:read"]},
     "dev-operator-token": {"client": "operator", "scopes": ["operator"]},
     "dev-community-token": {"client": "community-worker", "scopes": ["community"]},

@@ -30,3 +30,10 @@ def test_territory_has_five_levels_and_dozens_of_grids():
                                                      "grid"]
     assert path.street.name == "下仓镇" and path.street_has_enforcement_team is False
     assert terr.path("999") is None
+
+
+def test_nearest_grid_by_coordinates():
+    terr = load_territory()
+    grid = terr.path("12011900100102").grid
+    assert terr.nearest(grid.lat + 0.0002, grid.lon).grid.code == "12011900100102"
+    assert terr.nearest(31.23, 121.47) is None  # Shanghai is not in this district

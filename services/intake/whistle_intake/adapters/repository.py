@@ -1,0 +1,79 @@
+"""asyncpg persistence of incidents and their timeline."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+
+async def next_sequence(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT nextval('incident_tracking_seq')")
+
+
+async def insert_incident(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+    """Insert unless (source, external_id) exists; True when inserted."""
+    inserted = await conn.fetchval(
+        """INSERT INTO incidents(id, tracking_no, source, external_id, request_hash, kind,
+               category, classification, priority, description, grid_code, location, reporter,
+               media_urls, occurred_at, received_at)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
+           ON CONFLICT (source, external_id) DO NOTHING RETURNING 1""",
+        row["id"], row["tracking_no"], row["source"], row["external_id"], row["request_hash"],
+        row["kind"], row["category"], json.dumps(row["classification"], ensure_ascii=False),
+        row["priority"], row["description"], row["grid_code"],
+        json.dumps(row["location"], ensure_ascii=False),
+        json.dumps(row["reporter"], ensure_ascii=False), json.dumps(row["media_urls"]),
+        row["occurred_at"], row["received_at"])
+    if inserted:
+        await add_timeline(conn, row["id"], row["received_at"], "received", "incident.received.v1",
+                           None)
+    return inserted is not None
+
+
+async def find_by_key(conn: asyncpg.Connection, source: str, external_id: str):
+    return await conn.fetchrow("SELECT * FROM incidents WHERE source=$1 AND external_id=$2",
+                               source, external_id)
+
+
+async def get(conn: asyncpg.Connection, incident_id: str):
+    try:
+        key = uuid.UUID(incident_id)
+    except ValueError:
+        return None
+    return await conn.fetchrow("SELECT * FROM incidents WHERE id=$1", key)
+
+
+async def timeline(conn: asyncpg.Connection, incident_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT at, status, event_type, note FROM incident_timeline WHERE incident_id=$1 "
+        "ORDER BY at, id", incident_id)
+
+
+async def add_timeline(conn, incident_id, at: datetime, status: str, event_type: str,
+                       note: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO incident_timeline(incident_id, at, status, event_type, note) "
+        "VALUES ($1,$2,$3,$4,$5)", incident_id, at, status, event_type, note)
+
+
+async def update_status(conn, incident_id, *, status: str, case_id: str | None,
+                        agency: str | None, expected_at: datetime | None) -> None:
+    await conn.execute(
+        """UPDATE incidents SET status=$2, case_id=COALESCE($3, case_id),
+               agency=COALESCE($4, agency), expected_at=COALESCE($5, expected_at),
+               updated_at=now() WHERE id=$1""",
+        incident_id, status, case_id, agency, expected_at)
+
+
+async def search(conn, *, source: str | None, category: str | None, status: str | None,
+                 start: datetime | None, end: datetime | None, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT * FROM incidents WHERE ($1::text IS NULL OR source=$1)
+               AND ($2::text IS NULL OR category=$2) AND ($3::text IS NULL OR status=$3)
+               AND ($4::timestamptz IS NULL OR received_at >= $4)
+               AND ($5::timestamptz IS NULL OR received_at < $5)
+           ORDER BY received_at DESC LIMIT $6""", source, category, status, start, end, limit)

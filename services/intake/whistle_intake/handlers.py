@@ -1,0 +1,150 @@
+"""Use cases of intake: accept an incident, follow its case."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from prometheus_client import Counter
+from whistle_common.consumer import Incoming
+from whistle_common.envelope import new_event
+from whistle_common.outbox import enqueue
+from whistle_common.topics import INCIDENTS_RECEIVED
+
+from .adapters import repository as repo
+from .adapters.phones import normalize_cn_phone
+from .domain import incident as rules
+from .domain.classifier import Classifier
+from .schemas import IncidentCreate
+
+SOURCE = "/whistle/intake"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+RECEIVED = Counter("whistle_incidents_received_total", "Incidents accepted", ["source", "kind"])
+REPLAYED = Counter("whistle_incidents_replayed_total", "Idempotent replays answered", ["source"])
+CLASSIFIED = Counter("whistle_classifications_total", "Category decisions",
+                     ["outcome", "category"])
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Read-only data the handlers need: catalogue, territory and classifier."""
+
+    catalogue: object
+    territory: object
+    classifier: Classifier
+
+
+class Conflict(Exception):
+    """Same idempotency key, different request."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    created: bool
+    row: asyncpg.Record
+
+
+async def submit_incident(pool: asyncpg.Pool, draft: IncidentCreate, *, ref: Reference,
+                          now: datetime) -> Outcome:
+    """Validate, classify, store and announce an incident exactly once per (source, external_id)."""
+    request_hash = rules.fingerprint(draft.model_dump(mode="json"))
+    async with pool.acquire() as conn:
+        existing = await repo.find_by_key(conn, draft.source, draft.external_id)
+    if existing is not None:
+        return _replay(existing, request_hash)
+    row = _prepare(draft, ref=ref, now=now, request_hash=request_hash)
+    async with pool.acquire() as conn, conn.transaction():
+        row["tracking_no"] = rules.tracking_number(now.astimezone(SHANGHAI),
+                                                   await repo.next_sequence(conn))
+        if not await repo.insert_incident(conn, row):
+            existing = await repo.find_by_key(conn, draft.source, draft.external_id)
+            return _replay(existing, request_hash)
+        await enqueue(conn, INCIDENTS_RECEIVED, _received_event(row, ref, now))
+        stored = await repo.get(conn, str(row["id"]))
+    RECEIVED.labels(draft.source, draft.kind).inc()
+    outcome = row["classification"]["outcome"]
+    CLASSIFIED.labels(outcome, row["category"]).inc()
+    return Outcome(True, stored)
+
+
+def _replay(existing: asyncpg.Record, request_hash: str) -> Outcome:
+    if existing["request_hash"] != request_hash:
+        raise Conflict(f"external_id {existing['external_id']!r} of source "
+                       f"{existing['source']!r} was used for a different request")
+    REPLAYED.labels(existing["source"]).inc()
+    return Outcome(False, existing)
+
+
+def _prepare(draft: IncidentCreate, *, ref: Reference, now: datetime, request_hash: str) -> dict:
+    description = rules.check_description(draft.description)
+    rules.check_occurred_at(draft.occurred_at, now)
+    loc = draft.location
+    where = rules.resolve_location(
+        grid_code=loc.grid_code if loc else None, lat=loc.lat if loc else None,
+        lon=loc.lon if loc else None, address=loc.address if loc else None,
+        territory=ref.territory)
+    category = rules.check_category(draft.category, ref.catalogue)
+    if category is not None:
+        classification = {"outcome": "given", "confidence": 1.0, "rule": None,
+                          "version": ref.classifier.version}
+    else:
+        found = ref.classifier.classify(description)
+        category = found.category
+        classification = {"outcome": "general" if found.rule is None else "classified",
+                          "confidence": found.confidence, "rule": found.rule,
+                          "matched": list(found.matched), "version": ref.classifier.version}
+    if draft.kind == "service_order" and draft.category is None:
+        category = "service_order"
+    priority = draft.priority or ref.catalogue.category(category).priority
+    return {
+        "id": uuid.uuid4(), "source": draft.source, "external_id": draft.external_id,
+        "request_hash": request_hash, "kind": draft.kind, "category": category,
+        "classification": classification, "priority": priority, "description": description,
+        "grid_code": where.grid_code,
+        "location": {"grid_code": where.grid_code, "lat": where.lat, "lon": where.lon,
+                     "address": where.address, "resolved_by": where.resolved_by},
+        "reporter": {"name": draft.reporter.name,
+                     "phone": normalize_cn_phone(draft.reporter.phone)},
+        "media_urls": draft.media_urls, "occurred_at": draft.occurred_at, "received_at": now,
+    }
+
+
+def _received_event(row: dict, ref: Reference, now: datetime):
+    incident_id = str(row["id"])
+    data = {
+        "incident_id": incident_id, "tracking_no": row["tracking_no"], "source": row["source"],
+        "external_id": row["external_id"], "kind": row["kind"], "category": row["category"],
+        "classification": row["classification"], "priority": row["priority"],
+        "description": row["description"], "location": row["location"],
+        "reporter": row["reporter"], "media_urls": row["media_urls"],
+        "occurred_at": row["occurred_at"].isoformat() if row["occurred_at"] else None,
+        "received_at": row["received_at"].isoformat(),
+        "catalogue_version": ref.catalogue.version,
+    }
+    return new_event("incident.received.v1", source=SOURCE, subject=incident_id, data=data,
+                     now=now)
+
+
+async def on_case_event(conn: asyncpg.Connection, msg: Incoming) -> None:
+    """Keep the hotline-facing status and timeline current from cases.events."""
+    env = msg.envelope
+    incident_id = env.data.get("incident_id")
+    if not incident_id:
+        return
+    row = await repo.get(conn, incident_id)
+    if row is None:
+        return  # a case of an incident this intake never stored (another city's intake)
+    status = rules.status_after(row["status"], env.type)
+    deadlines = env.data.get("deadlines") or {}
+    expected = deadlines.get("resolve_by")
+    await repo.update_status(
+        conn, row["id"], status=status, case_id=env.subject,
+        agency=env.data.get("lead"),
+        expected_at=datetime.fromisoformat(expected) if expected else None)
+    note = env.data.get("note") or env.data.get("reason") or env.data.get("result")
+    await repo.add_timeline(conn, row["id"], env.time, status, env.type,
+                            json.dumps(note, ensure_ascii=False)[1:-1] if note else None)

@@ -1,0 +1,71 @@
+"""Request and response bodies of the intake API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LocationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    grid_code: str | None = Field(None, max_length=32)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    address: str | None = Field(None, max_length=500)
+
+
+class ReporterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=100)
+    phone: str | None = Field(None, max_length=32)
+
+
+class IncidentCreate(BaseModel):
+    """POST /v1/incidents."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: Literal["hotline", "grid", "resident"]
+    external_id: str = Field(min_length=1, max_length=128)
+    kind: Literal["complaint", "request", "report", "service_order"]
+    category: str | None = Field(None, max_length=64)
+    description: str = Field(max_length=20_000)
+    location: LocationIn | None = None
+    reporter: ReporterIn = Field(default_factory=ReporterIn)
+    priority: Literal["urgent", "normal"] | None = None
+    occurred_at: datetime | None = None
+    media_urls: list[str] = Field(default_factory=list, max_length=10)
+
+
+class IncidentAccepted(BaseModel):
+    incident_id: str
+    tracking_no: str
+    status: str
+    received_at: datetime
+    category: str
+    classification: dict
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    status: str
+    event_type: str
+    note: str | None = None
+
+
+class IncidentRead(BaseModel):
+    incident_id: str
+    tracking_no: str
+    source: str
+    kind: str
+    category: str
+    priority: str
+    status: str
+    description: str
+    grid_code: str
+    received_at: datetime
+    case_id: str | None
+    agency: str | None
+    expected_at: datetime | None
+    timeline: list[TimelineEntry]
