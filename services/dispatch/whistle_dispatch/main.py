@@ -2,30 +2,71 @@
 
 from __future__ import annotations
 
-import uuid
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from functools import partial
 
 from fastapi import FastAPI
-from whistle_catalogue import load_catalogue
-from whistle_common.consumer import ConsumerSpec, Incoming
-from whistle_common.service import create_service
-from whistle_common.topics import INCIDENTS_RECEIVED
+from prometheus_client import Gauge
+from whistle_catalogue import load_catalogue, load_territory
+from whistle_common.consumer import ConsumerSpec
+from whistle_common.service import Runtime, create_service
+from whistle_common.topics import DISPATCH_REPORTS, INCIDENTS_RECEIVED
 
+from . import handlers
+from .adapters import repository as repo
+from .adapters.calendar import is_workday
+from .entrypoints import http
 from .settings import Settings
 
+CASES_OPEN = Gauge("whistle_cases_open", "Open assignments per department", ["dept"])
+CASES_OVERDUE = Gauge("whistle_cases_overdue", "Overdue open assignments per department",
+                      ["dept"])
 
-async def on_incident(conn, msg: Incoming) -> None:
-    data = msg.envelope.data
-    await conn.execute(
-        "INSERT INTO cases(id, incident_id, status, category) VALUES ($1,$2,'created',$3) "
-        "ON CONFLICT (incident_id) DO NOTHING",
-        uuid.uuid4(), msg.envelope.subject, data.get("category", "general"))
+
+async def refresh_gauges(runtime: Runtime, every: float, depts: list[str]) -> None:
+    """Keep the per-department open/overdue gauges current from the database."""
+    while True:
+        try:
+            async with runtime.db().acquire() as conn:
+                rows = {r["dept"]: r for r in await repo.open_by_dept(conn, datetime.now(UTC))}
+            for dept in depts:
+                row = rows.get(dept)
+                CASES_OPEN.labels(dept).set(row["open"] if row else 0)
+                CASES_OVERDUE.labels(dept).set(row["overdue"] if row else 0)
+        except Exception:  # noqa: BLE001 - a gauge refresh must never stop the service
+            pass
+        await asyncio.sleep(every)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the dispatch service app (nothing opens until the lifespan runs)."""
     settings = settings or Settings()
-    consumers = [ConsumerSpec(INCIDENTS_RECEIVED, handlers={"incident.received.v1": on_incident},
-                              name="dispatch.incidents")]
-    return create_service(settings=settings, package="whistle_dispatch", title="Whistle dispatch",
-                          routers=[], consumers=consumers,
-                          dept_codes=list(load_catalogue().departments))
+    catalogue = load_catalogue()
+    ctx = handlers.Context(catalogue, load_territory(), is_workday,
+                           dict(settings.whistle_dept_secrets), settings.max_returns)
+    consumers = [
+        ConsumerSpec(INCIDENTS_RECEIVED, name="dispatch.incidents",
+                     handlers={"incident.received.v1": partial(handlers.on_incident, ctx)}),
+        ConsumerSpec(DISPATCH_REPORTS, name="dispatch.reports",
+                     handlers={"dispatch.reported.v1": partial(handlers.on_report, ctx)}),
+    ]
+    depts = list(catalogue.departments)
+    tasks: list[asyncio.Task] = []
+
+    async def start_gauges(runtime: Runtime) -> None:
+        tasks.append(asyncio.create_task(
+            refresh_gauges(runtime, settings.gauge_refresh_seconds, depts)))
+
+    async def stop_gauges(_: Runtime) -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = create_service(settings=settings, package="whistle_dispatch",
+                         title="Whistle dispatch", routers=[http.router], consumers=consumers,
+                         dept_codes=depts, on_start=[start_gauges], on_stop=[stop_gauges])
+    app.state.ctx = ctx
+    return app

@@ -1,0 +1,1 @@
+"""Clients of Whistle, written only against its public contract (topics, envelope, HTTP)."""

@@ -1,0 +1,190 @@
+"""HTTP API of dispatch: decode, call a handler, encode."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import asyncpg
+from fastapi import APIRouter, Depends, Query, Request
+from whistle_common.auth import Principal, authenticate, require
+from whistle_common.problems import ProblemError
+
+from .. import handlers
+from ..adapters import repository as repo
+from ..domain.case import Case, IllegalTransition
+from ..schemas import AssignCreate, ReportCreate, WhistleCreate
+
+router = APIRouter(prefix="/v1", tags=["dispatch"])
+Caller = Annotated[Principal, Depends(authenticate)]
+Operator = Annotated[Principal, Depends(require("operator"))]
+DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+           asyncpg.InterfaceError, TimeoutError)
+
+
+def _ctx(request: Request) -> handlers.Context:
+    return request.app.state.ctx
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.runtime.db()
+
+
+def _may_read_all(p: Principal) -> bool:
+    return p.is_operator or p.has("incidents:read")
+
+
+def _view(case: Case, timeline: list[dict] | None = None) -> dict:
+    lead = case.lead
+    body = {
+        "case_id": case.id, "incident_id": case.incident_id, "status": case.status,
+        "category": case.category, "kind": case.kind, "priority": case.priority,
+        "tracking_no": case.facts.get("tracking_no"), "description": case.facts["description"],
+        "location": {"path": case.facts["path"], "address": case.facts.get("address")},
+        "reporter_phone": case.facts.get("reporter_phone_masked"),
+        "lead": lead.dept if lead else None, "returns": case.returns,
+        "deadlines": {"ack_by": lead.ack_by, "resolve_by": lead.resolve_by} if lead else None,
+        "assignments": [{"dept": a.dept, "role": a.role, "status": a.status,
+                         "ordered_at": a.ordered_at, "ack_by": a.ack_by,
+                         "resolve_by": a.resolve_by, "acknowledged_at": a.acknowledged_at,
+                         "resolved_at": a.resolved_at, "result": a.result}
+                        for a in case.assignments],
+        "created_at": case.created_at,
+    }
+    if timeline is not None:
+        body["timeline"] = timeline
+    return body
+
+
+async def _transact(request: Request, action):
+    """Run action(ctx, conn) in a transaction, mapping failures to problem details."""
+    try:
+        async with _pool(request).acquire() as conn, conn.transaction():
+            return await action(_ctx(request), conn)
+    except handlers.NotFound as exc:
+        raise ProblemError(404, "not-found", "Not found", str(exc)) from exc
+    except IllegalTransition as exc:
+        raise ProblemError(409, "illegal-transition", "Not allowed in this state",
+                           str(exc)) from exc
+    except DB_DOWN as exc:
+        raise ProblemError(503, "unavailable", "Service unavailable", "storage unavailable",
+                           headers={"Retry-After": "5"}) from exc
+
+
+@router.get("/cases/{case_id}")
+async def get_case(case_id: str, request: Request, caller: Caller) -> dict:
+    """A case with assignments, deadlines and its full timeline."""
+    async def read(_, conn):
+        case = await repo.load(conn, case_id)
+        if case is None:
+            raise handlers.NotFound(f"no case {case_id}")
+        return case, await repo.timeline(conn, case_id)
+
+    case, timeline = await _transact(request, read)
+    if not _may_read_all(caller) and not caller.departments() & {a.dept for a in case.assignments}:
+        raise ProblemError(403, "forbidden", "Forbidden", "this case was not dispatched to you")
+    return _view(case, timeline)
+
+
+@router.get("/cases")
+async def list_cases(request: Request, caller: Caller, status: str | None = None,
+                     dept: str | None = None, street: str | None = None,
+                     overdue: bool = False, limit: int = Query(50, ge=1, le=500),
+                     cursor: str | None = None) -> dict:
+    """Cases newest first; a department sees only its own. `cursor` comes from `next`."""
+    if not _may_read_all(caller):
+        own = caller.departments()
+        if not own:
+            raise ProblemError(403, "forbidden", "Forbidden", "needs operator or dept scope")
+        if dept is not None and dept not in own:
+            raise ProblemError(403, "forbidden", "Forbidden", f"you may not list {dept}'s cases")
+        dept = dept or sorted(own)[0]
+    before = _decode_cursor(cursor)
+
+    async def read(_, conn):
+        return await repo.search(conn, status=status, dept=dept, street=street,
+                                 overdue_at=datetime.now(UTC) if overdue else None,
+                                 limit=limit, before=before)
+
+    rows = await _transact(request, read)
+    items = [{**dict(r), "case_id": str(r["id"])} for r in rows]
+    for item in items:
+        item.pop("id")
+    nxt = (f"{rows[-1]['created_at'].isoformat()}|{rows[-1]['id']}"
+           if len(rows) == limit else None)
+    return {"items": items, "next": nxt}
+
+
+def _decode_cursor(cursor: str | None):
+    if not cursor:
+        return None
+    try:
+        at, _, ident = cursor.partition("|")
+        return datetime.fromisoformat(at), uuid.UUID(ident)
+    except ValueError as exc:
+        raise ProblemError(400, "bad-cursor", "Bad cursor", "use the `next` value as is") from exc
+
+
+@router.post("/cases/{case_id}/reports")
+async def post_report(case_id: str, body: ReportCreate, request: Request, caller: Caller) -> dict:
+    """A department reports on a case dispatched to it (scope dept:<code>)."""
+    depts = caller.departments()
+    if not depts:
+        raise ProblemError(403, "forbidden", "Forbidden", "needs a dept:<code> scope")
+    dept = body.dept or (next(iter(depts)) if len(depts) == 1 else None)
+    if dept is None or dept not in depts:
+        raise ProblemError(403, "forbidden", "Forbidden", "report as one of your departments")
+
+    async def act(ctx, conn):
+        case = await repo.load(conn, case_id)
+        if case is not None and case.assignment(dept) is None:
+            raise ProblemError(403, "forbidden", "Forbidden", "this case was not dispatched to you")
+        return await handlers.apply_report(ctx, conn, case_id, dept,
+                                           body.model_dump(exclude_none=True), channel="http")
+
+    return _view(await _transact(request, act))
+
+
+@router.post("/cases/{case_id}/whistle")
+async def post_whistle(case_id: str, body: WhistleCreate, request: Request,
+                       caller: Caller) -> dict:
+    """The street office or an operator summons more departments (吹哨)."""
+    if not (caller.is_operator or "street_office" in caller.departments()):
+        raise ProblemError(403, "forbidden", "Forbidden", "needs operator or the street office")
+
+    async def act(ctx, conn):
+        return await handlers.whistle(ctx, conn, case_id, body.departments, body.reason)
+
+    case, added = await _transact(request, act)
+    return {**_view(case), "summoned": added}
+
+
+@router.post("/cases/{case_id}/assign")
+async def post_assign(case_id: str, body: AssignCreate, request: Request,
+                      caller: Operator) -> dict:
+    """Manual assignment by the street office (scope operator)."""
+    async def act(ctx, conn):
+        return await handlers.assign(ctx, conn, case_id, body.dept, caller.client)
+
+    return _view(await _transact(request, act))
+
+
+@router.get("/departments")
+async def departments(request: Request) -> list[dict]:
+    """The departments orders go to, with their topics."""
+    from whistle_common.topics import orders_topic
+
+    return [{"code": d.code, "name": d.name, "level": d.level, "duty": d.duty,
+             "topic": orders_topic(d.code)}
+            for d in _ctx(request).catalogue.departments.values()]
+
+
+@router.get("/grids/{grid_code}")
+async def grid(grid_code: str, request: Request) -> dict:
+    """A grid's five-level path (city–district–street–community–grid)."""
+    path = _ctx(request).territory.path(grid_code)
+    if path is None:
+        raise ProblemError(404, "not-found", "Not found", f"no grid {grid_code}")
+    return {"grid_code": grid_code, "path": path.as_list(), "street_kind": path.street_kind,
+            "street_has_enforcement_team": path.street_has_enforcement_team}

@@ -1,0 +1,226 @@
+"""Use cases of dispatch: open cases, apply department reports, whistle, assign."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from prometheus_client import Counter, Histogram
+from whistle_common.consumer import Incoming, Rejected
+from whistle_common.envelope import new_event
+from whistle_common.outbox import enqueue_many
+from whistle_common.signing import SENDER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from whistle_common.topics import CASES_EVENTS, orders_topic
+
+from .adapters import repository as repo
+from .domain import deadlines as dl
+from .domain.case import Case, DomainEvent, IllegalTransition
+from .domain.privacy import mask_phone
+from .domain.routing import route
+
+SOURCE = "/whistle/dispatch"
+DISPATCH_LATENCY = Histogram(
+    "whistle_dispatch_latency_seconds", "Incident received → order on a department topic",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+ACK_SECONDS = Histogram("whistle_department_ack_seconds", "Order → acknowledgement (报到)",
+                        ["dept"], buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800,
+                                           86400, 172800, 345600))
+REPORTS = Counter("whistle_reports_total", "Department reports", ["kind", "channel", "outcome"])
+REJECTED = Counter("whistle_reports_rejected_total", "Reports refused", ["reason"])
+RETURNS = Counter("whistle_returns_total", "Cases returned (退单)", ["role"])
+
+
+@dataclass(frozen=True)
+class Context:
+    """Reference data and policy the handlers need."""
+
+    catalogue: Any
+    territory: Any
+    is_workday: dl.IsWorkday
+    secrets: dict[str, str]
+    max_returns: int = 2
+
+
+class NotFound(LookupError):
+    """No such case."""
+
+
+def case_deadlines(ctx: Context, category: str, priority: str, now: datetime) -> dl.Deadlines:
+    return dl.compute(ctx.catalogue.category(category).deadlines, priority, now, ctx.is_workday)
+
+
+async def on_incident(ctx: Context, conn: asyncpg.Connection, msg: Incoming) -> None:
+    """incident.received.v1 → one case, dispatched to its departments (idempotent)."""
+    data = msg.envelope.data
+    incident_id = msg.envelope.subject
+    if await repo.exists_for_incident(conn, incident_id):
+        return  # the same incident under another event id: still one case
+    category = data.get("category")
+    if ctx.catalogue.category(category) is None:
+        raise Rejected(f"unknown category {category!r}", "invalid-incident")
+    path = ctx.territory.path((data.get("location") or {}).get("grid_code") or "")
+    if path is None:
+        raise Rejected("incident has no known grid_code", "invalid-incident")
+    now = datetime.now(UTC)
+    routing = route(ctx.catalogue.category(category), path.facts(), list(ctx.catalogue.place_rules),
+                    kind=data.get("kind", "complaint"))
+    priority = data.get("priority") or ctx.catalogue.category(category).priority
+    reporter = data.get("reporter") or {}
+    facts = {
+        "path": path.as_list(), "street": path.street.code, "district": path.district.code,
+        "community": path.community.code, "grid_code": path.grid.code,
+        "description": data.get("description", ""),
+        "address": (data.get("location") or {}).get("address"),
+        "tracking_no": data.get("tracking_no"), "received_at": data.get("received_at")
+        or msg.envelope.time.isoformat(), "reporter_phone": reporter.get("phone"),
+        "reporter_phone_masked": mask_phone(reporter.get("phone")),
+        "category_name": ctx.catalogue.category(category).name,
+        "catalogue_version": ctx.catalogue.version, "source": data.get("source"),
+    }
+    case = Case.open(case_id=str(uuid.uuid4()), incident_id=incident_id, category=category,
+                     kind=data.get("kind", "complaint"), priority=priority, routing=routing,
+                     deadlines=case_deadlines(ctx, category, priority, now), facts=facts, now=now)
+    await _commit(conn, case, now)
+    received = datetime.fromisoformat(facts["received_at"])
+    DISPATCH_LATENCY.observe(max(0.0, (now - received).total_seconds()))
+
+
+async def on_report(ctx: Context, conn: asyncpg.Connection, msg: Incoming) -> None:
+    """dispatch.reported.v1 from Kafka: signed by the reporting department, else rejected."""
+    headers = {k.lower(): v.decode(errors="replace") for k, v in msg.headers.items()}
+    dept = headers.get(SENDER_HEADER, "")
+    data = msg.envelope.data
+    secret = ctx.secrets.get(dept)
+    if not headers.get(SIGNATURE_HEADER) or not dept:
+        problem = "unsigned"
+    elif secret is None:
+        problem = f"unknown department {dept[:40]!r}"
+    else:
+        problem = verify(secret, headers.get(TIMESTAMP_HEADER, ""), msg.value or b"",
+                         headers[SIGNATURE_HEADER])
+    if problem is None and data.get("dept") != dept:
+        problem = "signed by a department other than the one reporting"
+    if problem is not None:
+        REJECTED.labels("signature").inc()
+        REPORTS.labels(str(data.get("kind", "?"))[:24], "kafka", "rejected").inc()
+        raise Rejected(f"report refused: {problem}", "unauthenticated")
+    try:
+        await apply_report(ctx, conn, msg.envelope.subject, dept, data, channel="kafka")
+    except (IllegalTransition, NotFound) as exc:
+        raise Rejected(str(exc), "illegal-transition") from exc
+
+
+async def apply_report(ctx: Context, conn: asyncpg.Connection, case_id: str, dept: str,
+                       data: dict[str, Any], *, channel: str) -> Case:
+    """Apply one department report under a row lock; IllegalTransition leaves the case as is."""
+    kind = str(data.get("kind", ""))
+    case = await repo.load(conn, case_id, for_update=True)
+    if case is None:
+        REJECTED.labels("unknown-case").inc()
+        raise NotFound(f"no case {case_id}")
+    now = datetime.now(UTC)
+    try:
+        candidates = tuple(ctx.catalogue.return_candidates.get(case.category, ()))
+        case.report(dept, kind, now, result=data.get("result"), reason=data.get("reason"),
+                    extension_hours=data.get("extension_hours"), candidates=candidates,
+                    max_returns=ctx.max_returns,
+                    deadlines=case_deadlines(ctx, case.category, case.priority, now))
+    except IllegalTransition:
+        REJECTED.labels("not-assigned" if case.assignment(dept) is None else "transition").inc()
+        REPORTS.labels(kind[:24], channel, "rejected").inc()
+        raise
+    events = await _commit(conn, case, now)
+    REPORTS.labels(kind, channel, "applied").inc()
+    for event in events:
+        if event.type == "case.acknowledged.v1":
+            ACK_SECONDS.labels(event.data["dept"]).observe(event.data["ack_seconds"])
+        if event.type == "case.returned.v1":
+            RETURNS.labels(event.data["role"]).inc()
+    return case
+
+
+async def whistle(ctx: Context, conn: asyncpg.Connection, case_id: str, depts: list[str],
+                  reason: str) -> tuple[Case, list[str]]:
+    """Summon more departments onto a case (吹哨)."""
+    case = await _locked(conn, case_id)
+    unknown = [d for d in depts if d not in ctx.catalogue.departments]
+    if unknown:
+        raise IllegalTransition(f"unknown departments {unknown}")
+    now = datetime.now(UTC)
+    added = case.summon(depts, case_deadlines(ctx, case.category, case.priority, now), now,
+                        reason=reason)
+    await _commit(conn, case, now)
+    return case, added
+
+
+async def assign(ctx: Context, conn: asyncpg.Connection, case_id: str, dept: str,
+                 by: str) -> Case:
+    """Manual assignment by the street office."""
+    case = await _locked(conn, case_id)
+    if dept not in ctx.catalogue.departments:
+        raise IllegalTransition(f"unknown department {dept!r}")
+    now = datetime.now(UTC)
+    case.assign(dept, case_deadlines(ctx, case.category, case.priority, now), now, by=by)
+    await _commit(conn, case, now)
+    return case
+
+
+async def _locked(conn: asyncpg.Connection, case_id: str) -> Case:
+    case = await repo.load(conn, case_id, for_update=True)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+async def _commit(conn: asyncpg.Connection, case: Case, now: datetime) -> list[DomainEvent]:
+    """Save the case and put its new events in the outbox, in the caller's transaction."""
+    events = case.take_events()
+    await repo.save(conn, case, events, now)
+    await enqueue_many(conn, [item for e in events if (item := _envelope(case, e, now))])
+    return events
+
+
+def _envelope(case: Case, event: DomainEvent, now: datetime):
+    """Route a domain event: case.* to cases.events, orders to the department's topic."""
+    if event.type.startswith("case."):
+        data = _case_view(case) | event.data
+        if event.type == "case.created.v1":
+            data["reporter"] = {"phone": case.facts.get("reporter_phone")}
+            data["description"] = case.facts.get("description")
+        env = new_event(event.type, source=SOURCE, subject=case.id, data=data,
+                        correlationid=case.incident_id, now=now)
+        return CASES_EVENTS, env, None
+    if event.type in ("dispatch.ordered.v1", "dispatch.withdrawn.v1") and event.dept:
+        data = (_order_view(case) | event.data if event.type == "dispatch.ordered.v1"
+                else {"case_id": case.id, "dept": event.dept, **event.data})
+        env = new_event(event.type, source=SOURCE, subject=case.id, data=data,
+                        correlationid=case.incident_id, now=now)
+        return orders_topic(event.dept), env, None
+    return None  # timeline only
+
+
+def _case_view(case: Case) -> dict[str, Any]:
+    f = case.facts
+    return {"case_id": case.id, "incident_id": case.incident_id, "category": case.category,
+            "kind": case.kind, "priority": case.priority, "status": case.status,
+            "lead": case.lead.dept if case.lead else None, "street": f["street"],
+            "district": f["district"], "community": f["community"], "grid_code": f["grid_code"],
+            "tracking_no": f.get("tracking_no")}
+
+
+def _order_view(case: Case) -> dict[str, Any]:
+    """Everything a department system needs, and nothing it should not see."""
+    f = case.facts
+    return {"case_id": case.id, "incident_id": case.incident_id,
+            "tracking_no": f.get("tracking_no"), "category": case.category,
+            "category_name": f.get("category_name"), "kind": case.kind,
+            "priority": case.priority, "description": f.get("description"),
+            "location": {"path": f["path"], "grid_code": f["grid_code"],
+                         "address": f.get("address")},
+            "reporter_phone": f.get("reporter_phone_masked"),
+            "lead": case.lead.dept if case.lead else None,
+            "co": [a.dept for a in case.assignments if a.role == "co" and a.active],
+            "catalogue_version": f.get("catalogue_version")}

@@ -1,0 +1,33 @@
+"""Request bodies of the dispatch API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ReportCreate(BaseModel):
+    """A department's report over HTTP (the same fields as dispatch.reported.v1)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["acknowledged", "arrived", "resolved", "returned", "extension_requested"]
+    dept: str | None = Field(None, description="needed only when the token has several depts")
+    result: str | None = Field(None, max_length=2000)
+    reason: str | None = Field(None, max_length=2000)
+    extension_hours: int | None = Field(None, ge=1, le=24 * 30)
+
+
+class WhistleCreate(BaseModel):
+    """Summon departments (吹哨)."""
+
+    model_config = ConfigDict(extra="forbid")
+    departments: list[str] = Field(min_length=1, max_length=15)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class AssignCreate(BaseModel):
+    """Manual assignment by the street office."""
+
+    model_config = ConfigDict(extra="forbid")
+    dept: str = Field(min_length=1, max_length=64)
