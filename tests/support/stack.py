@@ -122,3 +122,50 @@ def unique(prefix: str = "t") -> str:
 
 def dumps(obj) -> str:
     return json.dumps(obj, ensure_ascii=False)
+
+
+class ExtraWorkers:
+    """Extra service processes with their own settings (e.g. two fast-clock dispatchers)."""
+
+    def __init__(self, live: Live, service: str) -> None:
+        self.live, self.service = live, service
+        self.names: list[str] = []
+        self.ports: list[int] = []
+
+    def start(self, count: int, base_port: int, env: dict[str, str]) -> list[int]:
+        import sys
+
+        from whistle_stack.procs import spawn
+
+        stack = self.live.stack
+        for i in range(count):
+            name, port = f"{self.service}-extra-{i + 1}", base_port + i
+            worker_env = stack.services.env(self.service) | env | {
+                f"{self.service.upper()}_PORT": str(port)}
+            spawn([sys.executable, "-m", f"whistle_{self.service}"],
+                  pidfile=stack.layout.pidfile(name), logfile=stack.layout.logfile(name),
+                  env=worker_env, cwd=stack.layout.root)
+            self.names.append(name)
+            self.ports.append(port)
+        deadline = time.monotonic() + 90
+        pending = set(self.ports)
+        while pending:
+            for port in sorted(pending):
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                        pending.discard(port)
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"extra workers not ready: {pending}")
+            time.sleep(0.3)
+        return self.ports
+
+    def stop(self) -> None:
+        from whistle_stack.procs import read_pid, stop_pid
+
+        for name in self.names:
+            pid = read_pid(self.live.stack.layout.pidfile(name), f"whistle_{self.service}")
+            if pid:
+                stop_pid(pid)
+            self.live.stack.layout.pidfile(name).unlink(missing_ok=True)

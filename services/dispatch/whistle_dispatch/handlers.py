@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -20,6 +20,7 @@ from .domain import deadlines as dl
 from .domain.case import Case, DomainEvent, IllegalTransition
 from .domain.privacy import mask_phone
 from .domain.routing import route
+from .domain.supervision import Policy, next_due, stage_name, still_pending
 
 SOURCE = "/whistle/dispatch"
 DISPATCH_LATENCY = Histogram(
@@ -31,6 +32,10 @@ ACK_SECONDS = Histogram("whistle_department_ack_seconds", "Order → acknowledge
 REPORTS = Counter("whistle_reports_total", "Department reports", ["kind", "channel", "outcome"])
 REJECTED = Counter("whistle_reports_rejected_total", "Reports refused", ["reason"])
 RETURNS = Counter("whistle_returns_total", "Cases returned (退单)", ["role"])
+ESCALATIONS = Counter("whistle_escalations_total", "Escalations (督办) by level", ["level"])
+OVERDUE = Counter("whistle_overdue_total", "Deadlines missed", ["deadline"])
+REOPENS = Counter("whistle_reopens_total", "Cases reopened after an unsatisfied rating")
+CLOSED = Counter("whistle_cases_closed_total", "Cases closed", ["reason"])
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,9 @@ class Context:
     is_workday: dl.IsWorkday
     secrets: dict[str, str]
     max_returns: int = 2
+    time_scale: float = 1.0
+    policy: Policy = Policy({"street": 7200, "district": 14400, "city": 28800})
+    autoclose_seconds: float = 7 * 86400
 
 
 class NotFound(LookupError):
@@ -49,7 +57,9 @@ class NotFound(LookupError):
 
 
 def case_deadlines(ctx: Context, category: str, priority: str, now: datetime) -> dl.Deadlines:
-    return dl.compute(ctx.catalogue.category(category).deadlines, priority, now, ctx.is_workday)
+    computed = dl.compute(ctx.catalogue.category(category).deadlines, priority, now,
+                          ctx.is_workday)
+    return dl.scaled(computed, now, ctx.time_scale)
 
 
 async def on_incident(ctx: Context, conn: asyncpg.Connection, msg: Incoming) -> None:
@@ -83,7 +93,7 @@ async def on_incident(ctx: Context, conn: asyncpg.Connection, msg: Incoming) -> 
     case = Case.open(case_id=str(uuid.uuid4()), incident_id=incident_id, category=category,
                      kind=data.get("kind", "complaint"), priority=priority, routing=routing,
                      deadlines=case_deadlines(ctx, category, priority, now), facts=facts, now=now)
-    await _commit(conn, case, now)
+    await _commit(ctx, conn, case, now)
     received = datetime.fromisoformat(facts["received_at"])
     DISPATCH_LATENCY.observe(max(0.0, (now - received).total_seconds()))
 
@@ -132,7 +142,7 @@ async def apply_report(ctx: Context, conn: asyncpg.Connection, case_id: str, dep
         REJECTED.labels("not-assigned" if case.assignment(dept) is None else "transition").inc()
         REPORTS.labels(kind[:24], channel, "rejected").inc()
         raise
-    events = await _commit(conn, case, now)
+    events = await _commit(ctx, conn, case, now)
     REPORTS.labels(kind, channel, "applied").inc()
     for event in events:
         if event.type == "case.acknowledged.v1":
@@ -152,7 +162,7 @@ async def whistle(ctx: Context, conn: asyncpg.Connection, case_id: str, depts: l
     now = datetime.now(UTC)
     added = case.summon(depts, case_deadlines(ctx, case.category, case.priority, now), now,
                         reason=reason)
-    await _commit(conn, case, now)
+    await _commit(ctx, conn, case, now)
     return case, added
 
 
@@ -164,8 +174,85 @@ async def assign(ctx: Context, conn: asyncpg.Connection, case_id: str, dept: str
         raise IllegalTransition(f"unknown department {dept!r}")
     now = datetime.now(UTC)
     case.assign(dept, case_deadlines(ctx, case.category, case.priority, now), now, by=by)
-    await _commit(conn, case, now)
+    await _commit(ctx, conn, case, now)
     return case
+
+
+async def rate(ctx: Context, conn: asyncpg.Connection, case_id: str, rating: str,
+               comment: str | None) -> Case:
+    """The call-back rating (回访); unsatisfied reopens to the same lead (重办)."""
+    case = await _locked(conn, case_id)
+    now = datetime.now(UTC)
+    case.rate(rating, now, comment=comment,
+              deadlines=case_deadlines(ctx, case.category, case.priority, now))
+    events = await _commit(ctx, conn, case, now)
+    if any(e.type == "case.reopened.v1" for e in events):
+        REOPENS.inc()
+    if any(e.type == "case.closed.v1" for e in events):
+        CLOSED.labels("rated").inc()
+    return case
+
+
+async def decide_extension(ctx: Context, conn: asyncpg.Connection, case_id: str, *, dept: str,
+                           approve: bool, hours: int | None, note: str | None, by: str) -> Case:
+    """The street office's decision on an extension request (延期)."""
+    case = await _locked(conn, case_id)
+    now = datetime.now(UTC)
+    case.decide_extension(dept, approve, now, by=by, hours=hours, note=note)
+    await _commit(ctx, conn, case, now)
+    if approve:
+        seq = case.assignments.index(case.assignment(dept))
+        await repo.reschedule(conn, case.id, seq, "resolve", case.assignments[seq].resolve_by)
+    return case
+
+
+async def sweep(ctx: Context, pool: asyncpg.Pool, *, limit: int = 200) -> int:
+    """Fire every due supervision stage once; safe with any number of workers."""
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        due = await conn.fetch(
+            "SELECT case_id::text AS case_id, seq, kind FROM supervision WHERE due_at <= $1 "
+            "ORDER BY due_at LIMIT $2", now, limit)
+    fired = 0
+    for item in due:
+        async with pool.acquire() as conn, conn.transaction():
+            fired += await _fire(ctx, conn, item, now)
+    return fired
+
+
+async def _fire(ctx: Context, conn: asyncpg.Connection, item, now: datetime) -> int:
+    row = await conn.fetchrow(
+        """SELECT case_id::text AS case_id, seq, kind, stage, due_at FROM supervision
+           WHERE case_id=$1::uuid AND seq=$2 AND kind=$3 AND due_at <= $4
+           FOR UPDATE SKIP LOCKED""", item["case_id"], item["seq"], item["kind"], now)
+    if row is None:
+        return 0  # another worker fired it, or holds it right now
+    # never wait for a case lock here: a report in flight holds it; try again next tick
+    doc = await conn.fetchval("SELECT doc FROM cases WHERE id=$1::uuid FOR UPDATE SKIP LOCKED",
+                              row["case_id"])
+    if doc is None:
+        return 0
+    case = await repo.load(conn, row["case_id"])
+    if row["kind"] == "autoclose":
+        if case.status == "resolved":
+            case.close(now, reason="not rated in time")
+            await _commit(ctx, conn, case, now)
+            CLOSED.labels("unrated").inc()
+        await repo.advance(conn, row, None)
+        return 1
+    assignment = case.assignments[row["seq"]]
+    if not still_pending(row["kind"], assignment.status):
+        await repo.advance(conn, row, None)
+        return 0
+    stage = stage_name(row["stage"])
+    case.supervise(row["seq"], row["kind"], stage, now)
+    await _commit(ctx, conn, case, now)
+    await repo.advance(conn, row, next_due(row["stage"], row["due_at"], ctx.policy))
+    if stage == "overdue":
+        OVERDUE.labels(row["kind"]).inc()
+    else:
+        ESCALATIONS.labels(stage).inc()
+    return 1
 
 
 async def _locked(conn: asyncpg.Connection, case_id: str) -> Case:
@@ -175,10 +262,15 @@ async def _locked(conn: asyncpg.Connection, case_id: str) -> Case:
     return case
 
 
-async def _commit(conn: asyncpg.Connection, case: Case, now: datetime) -> list[DomainEvent]:
+async def _commit(ctx: Context, conn: asyncpg.Connection, case: Case,
+                  now: datetime) -> list[DomainEvent]:
     """Save the case and put its new events in the outbox, in the caller's transaction."""
     events = case.take_events()
     await repo.save(conn, case, events, now)
+    autoclose_at = None
+    if case.status == "resolved" and case.resolved_at is not None:
+        autoclose_at = case.resolved_at + timedelta(seconds=ctx.autoclose_seconds)
+    await repo.sync_supervision(conn, case, autoclose_at)
     await enqueue_many(conn, [item for e in events if (item := _envelope(case, e, now))])
     return events
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import UTC, datetime
 from functools import partial
 
@@ -17,9 +18,11 @@ from whistle_common.topics import DISPATCH_REPORTS, INCIDENTS_RECEIVED
 from . import handlers
 from .adapters import repository as repo
 from .adapters.calendar import is_workday
+from .domain.supervision import Policy
 from .entrypoints import http
 from .settings import Settings
 
+log = logging.getLogger(__name__)
 CASES_OPEN = Gauge("whistle_cases_open", "Open assignments per department", ["dept"])
 CASES_OVERDUE = Gauge("whistle_cases_overdue", "Overdue open assignments per department",
                       ["dept"])
@@ -45,7 +48,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     catalogue = load_catalogue()
     ctx = handlers.Context(catalogue, load_territory(), is_workday,
-                           dict(settings.whistle_dept_secrets), settings.max_returns)
+                           dict(settings.whistle_dept_secrets), settings.max_returns,
+                           time_scale=settings.time_scale,
+                           policy=Policy.parse(settings.escalation_policy),
+                           autoclose_seconds=settings.autoclose_seconds * settings.time_scale)
     consumers = [
         ConsumerSpec(INCIDENTS_RECEIVED, name="dispatch.incidents",
                      handlers={"incident.received.v1": partial(handlers.on_incident, ctx)}),
@@ -69,4 +75,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          title="Whistle dispatch", routers=[http.router], consumers=consumers,
                          dept_codes=depts, on_start=[start_gauges], on_stop=[stop_gauges])
     app.state.ctx = ctx
+    runtime = app.state.runtime
+
+    @runtime.faust_app.timer(interval=settings.sweep_seconds)
+    async def supervise() -> None:
+        """Every worker sweeps; row locks make each stage fire exactly once."""
+        if runtime.pool is None:
+            return
+        try:
+            await handlers.sweep(ctx, runtime.db())
+        except Exception:  # noqa: BLE001 - a failed sweep is retried on the next tick
+            log.exception("supervision sweep failed")
+
     return app

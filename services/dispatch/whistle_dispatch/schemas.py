@@ -31,3 +31,21 @@ class AssignCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     dept: str = Field(min_length=1, max_length=64)
+
+
+class RatingCreate(BaseModel):
+    """The hotline's call-back (回访)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rating: Literal["satisfied", "basically_satisfied", "unsatisfied"]
+    comment: str | None = Field(None, max_length=2000)
+
+
+class ExtensionDecision(BaseModel):
+    """The street office's decision on a department's extension request (延期)."""
+
+    model_config = ConfigDict(extra="forbid")
+    dept: str = Field(min_length=1, max_length=64)
+    approve: bool
+    hours: int | None = Field(None, ge=1, le=24 * 30, description="default: what was asked")
+    note: str | None = Field(None, max_length=1000)

@@ -1,11 +1,37 @@
-"""Settings of the dispatch service, from environment variables."""
+"""Settings of the dispatch service, from environment variables (`DISPATCH_*` for its own)."""
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator
 from whistle_common.settings import service_settings
+
+from .domain.supervision import Policy
+
+
+def _env(name: str, default: Any, description: str, **limits: Any) -> Any:
+    return Field(default, validation_alias=AliasChoices(f"DISPATCH_{name.upper()}", name),
+                 description=description, **limits)
 
 
 class Settings(service_settings("dispatch", 8002)):
-    """dispatch settings: the common ones plus routing policy."""
+    """dispatch settings: the common ones plus routing and supervision policy."""
 
-    max_returns: int = Field(2, ge=1, le=10, description="returns before the street office")
-    gauge_refresh_seconds: float = Field(5.0, gt=0)
+    max_returns: int = _env("max_returns", 2, "returns (退单) before the street office",
+                            ge=1, le=10)
+    gauge_refresh_seconds: float = _env("gauge_refresh_seconds", 5.0, "open/overdue gauges",
+                                        gt=0)
+    time_scale: float = _env("time_scale", 1.0,
+                             "multiply deadline durations (a fast clock for demos and tests)",
+                             gt=0, le=1)
+    escalation_policy: str = _env("escalation_policy", "street=7200,district=14400,city=28800",
+                                  "seconds after the previous stage before each level")
+    sweep_seconds: float = _env("sweep_seconds", 1.0, "how often workers look for due stages",
+                                gt=0)
+    autoclose_seconds: float = _env("autoclose_seconds", 7 * 86400,
+                                    "a resolved case not rated closes after this", gt=0)
+
+    @field_validator("escalation_policy")
+    @classmethod
+    def _policy(cls, value: str) -> str:
+        Policy.parse(value)
+        return value

@@ -61,6 +61,64 @@ async def save(conn: asyncpg.Connection, case: Case, events: list[DomainEvent],
          for e in events])
 
 
+async def sync_supervision(conn: asyncpg.Connection, case: Case,
+                           autoclose_at: datetime | None) -> None:
+    """Watch exactly the deadlines the case still owes; keep the stage of those watched."""
+    from ..domain.supervision import still_pending
+
+    key = uuid.UUID(case.id)
+    wanted = []
+    for seq, a in enumerate(case.assignments):
+        if a.role not in ("lead", "co"):
+            continue
+        for kind, due in (("ack", a.ack_by), ("resolve", a.resolve_by)):
+            if still_pending(kind, a.status):
+                wanted.append((key, seq, kind, due))
+    if autoclose_at is not None:
+        wanted.append((key, -1, "autoclose", autoclose_at))
+    await conn.execute(
+        """DELETE FROM supervision WHERE case_id=$1 AND (seq, kind) NOT IN
+               (SELECT * FROM unnest($2::int[], $3::text[]))""",
+        key, [w[1] for w in wanted], [w[2] for w in wanted])
+    await conn.executemany(
+        "INSERT INTO supervision(case_id, seq, kind, due_at) VALUES ($1,$2,$3,$4) "
+        "ON CONFLICT (case_id, seq, kind) DO NOTHING", wanted)
+
+
+async def reschedule(conn: asyncpg.Connection, case_id: str, seq: int, kind: str,
+                     due_at: datetime) -> None:
+    """Restart a watch from stage 0 at a new deadline (an approved extension)."""
+    await conn.execute(
+        "UPDATE supervision SET stage=0, due_at=$4 WHERE case_id=$1 AND seq=$2 AND kind=$3",
+        uuid.UUID(case_id), seq, kind, due_at)
+
+
+async def claim_due(conn: asyncpg.Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
+    """Due watches, locked for this transaction; rows other workers hold are skipped."""
+    return await conn.fetch(
+        """SELECT case_id::text AS case_id, seq, kind, stage, due_at FROM supervision
+           WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED""", now, limit)
+
+
+async def advance(conn: asyncpg.Connection, row: asyncpg.Record,
+                  next_due: datetime | None) -> None:
+    """Move a watch to its next stage, or park it as finished when the chain is over.
+
+    A finished watch is kept (due at infinity) rather than deleted, so that saving the case
+    again does not start its chain anew; it goes when the deadline no longer applies.
+    """
+    if next_due is None:
+        await conn.execute(
+            "UPDATE supervision SET stage=stage+1, due_at='infinity' "
+            "WHERE case_id=$1 AND seq=$2 AND kind=$3",
+            uuid.UUID(row["case_id"]), row["seq"], row["kind"])
+    else:
+        await conn.execute(
+            "UPDATE supervision SET stage=stage+1, due_at=$4 "
+            "WHERE case_id=$1 AND seq=$2 AND kind=$3",
+            uuid.UUID(row["case_id"]), row["seq"], row["kind"], next_due)
+
+
 async def timeline(conn: asyncpg.Connection, case_id: str) -> list[dict]:
     rows = await conn.fetch(
         "SELECT at, type, dept, data FROM case_timeline WHERE case_id=$1 ORDER BY id",

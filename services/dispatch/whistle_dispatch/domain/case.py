@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .deadlines import Deadlines
@@ -21,6 +21,7 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 ACTIVE = {"ordered", "acknowledged", "arrived"}
 REPORT_KINDS = ("acknowledged", "arrived", "resolved", "returned", "extension_requested")
 OPEN_STATUSES = {"dispatched", "acknowledged", "in_progress", "pending_assignment", "reopened"}
+RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
 
 
 class IllegalTransition(ValueError):
@@ -48,6 +49,7 @@ class Assignment:
     resolved_at: datetime | None = None
     result: str | None = None
     extension_requested_hours: int | None = None
+    escalations: list[str] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -68,6 +70,9 @@ class Case:
     assignments: list[Assignment] = field(default_factory=list)
     tried: list[str] = field(default_factory=list)
     returns: int = 0
+    reopens: int = 0
+    resolved_at: datetime | None = None
+    rating: str | None = None
     pending: list[DomainEvent] = field(default_factory=list, repr=False)
 
     # -- queries -------------------------------------------------------------------------------
@@ -171,6 +176,66 @@ class Case:
         self.status = "dispatched"
         self._order(dept, "lead", deadlines, now, reason=f"manual assignment by {by}")
 
+    def supervise(self, seq: int, kind: str, stage: str, now: datetime) -> None:
+        """A deadline of assignment `seq` passed unanswered: overdue, or escalate a level."""
+        assignment = self.assignments[seq]
+        deadline = assignment.ack_by if kind == "ack" else assignment.resolve_by
+        base = {"dept": assignment.dept, "role": assignment.role, "deadline": kind,
+                "due": deadline.isoformat()}
+        assignment.escalations.append(f"{kind}:{stage}")
+        if stage == "overdue":
+            self._record("case.overdue.v1", base)
+        else:
+            self._record("case.escalated.v1", {**base, "level": stage,
+                                               "reason": f"{kind} deadline missed"})
+
+    def decide_extension(self, dept: str, approve: bool, now: datetime, *, by: str,
+                         hours: int | None = None, note: str | None = None) -> None:
+        """The street office approves or refuses a department's extension request (延期)."""
+        assignment = self.assignment(dept)
+        if assignment is None or not assignment.active:
+            raise IllegalTransition(f"{dept} has no active assignment on this case")
+        requested = assignment.extension_requested_hours
+        if requested is None:
+            raise IllegalTransition(f"{dept} has not asked for an extension")
+        granted = (hours or requested) if approve else 0
+        assignment.extension_requested_hours = None
+        if approve:
+            assignment.resolve_by = assignment.resolve_by + timedelta(hours=granted)
+        self._record("case.extension_decided.v1", {
+            "dept": dept, "role": assignment.role, "approved": approve, "hours": granted,
+            "resolve_by": assignment.resolve_by.isoformat(), "by": by, "note": note})
+
+    def rate(self, rating: str, now: datetime, *, comment: str | None,
+             deadlines: Deadlines) -> None:
+        """The hotline's call-back (回访): unsatisfied reopens to the same lead (重办)."""
+        if rating not in RATINGS:
+            raise IllegalTransition(f"rating must be one of {RATINGS}")
+        if self.status != "resolved":
+            raise IllegalTransition(f"only a resolved case can be rated; this one is "
+                                    f"{self.status}")
+        self.rating = rating
+        lead = self.lead
+        self._record("case.rated.v1", {"rating": rating, "comment": comment,
+                                        "lead": lead.dept if lead else None})
+        if rating != "unsatisfied":
+            self.close(now, reason="rated")
+            return
+        self.reopens += 1
+        self.status = "reopened"
+        self._record("case.reopened.v1", {"reopens": self.reopens, "comment": comment,
+                                           "lead": lead.dept if lead else None})
+        if lead is not None:
+            self._order(lead.dept, "lead", deadlines, now,
+                        reason=f"群众不满意，重办: {comment or ''}")
+
+    def close(self, now: datetime, *, reason: str) -> None:
+        """Close a resolved case (after rating, or unrated after N days)."""
+        if self.status != "resolved":
+            raise IllegalTransition(f"only a resolved case can close; this one is {self.status}")
+        self.status = "closed"
+        self._record("case.closed.v1", {"reason": reason, "rating": self.rating})
+
     # -- internals -----------------------------------------------------------------------------
 
     def _order(self, dept: str, role: str, deadlines: Deadlines, now: datetime,
@@ -224,6 +289,7 @@ class Case:
             self._record("dispatch.withdrawn.v1", {"reason": "case resolved by the lead"},
                          dept=a.dept)
         self.status = "resolved"
+        self.resolved_at = now
         resolved_by = [a.dept for a in self.assignments if a.status == "resolved"]
         self._record("case.resolved.v1", {"lead": lead.dept, "result": lead.result,
                                           "resolved_by": resolved_by,
@@ -255,5 +321,7 @@ def case_from_dict(state: dict[str, Any]) -> Case:
         Assignment(**{**a, **{k: when(a[k]) for k in ("ordered_at", "ack_by", "resolve_by",
                                                        "acknowledged_at", "resolved_at")}})
         for a in state["assignments"]]
-    fields = {k: v for k, v in state.items() if k not in ("assignments", "created_at")}
-    return Case(**fields, created_at=when(state["created_at"]), assignments=assignments)
+    fields = {k: v for k, v in state.items()
+              if k not in ("assignments", "created_at", "resolved_at")}
+    return Case(**fields, created_at=when(state["created_at"]), assignments=assignments,
+                resolved_at=when(state.get("resolved_at")))

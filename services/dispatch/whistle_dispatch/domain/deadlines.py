@@ -53,6 +53,14 @@ def compute(spec: dict[str, dict[str, int]], priority: str, now: datetime,
                      add_workdays(local, rule["resolve_workdays"], is_workday))
 
 
+def scaled(deadlines: Deadlines, now: datetime, factor: float) -> Deadlines:
+    """Deadlines brought closer by `factor` (a fast clock for demos and tests; 1 = real)."""
+    if factor == 1:
+        return deadlines
+    return Deadlines(now + (deadlines.ack_by - now) * factor,
+                     now + (deadlines.resolve_by - now) * factor)
+
+
 def extend(deadline: datetime, hours: int) -> datetime:
     """A deadline moved by an approved extension."""
     return deadline + timedelta(hours=hours)

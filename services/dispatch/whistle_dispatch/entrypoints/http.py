@@ -14,11 +14,22 @@ from whistle_common.problems import ProblemError
 from .. import handlers
 from ..adapters import repository as repo
 from ..domain.case import Case, IllegalTransition
-from ..schemas import AssignCreate, ReportCreate, WhistleCreate
+from ..schemas import AssignCreate, ExtensionDecision, RatingCreate, ReportCreate, WhistleCreate
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])
 Caller = Annotated[Principal, Depends(authenticate)]
 Operator = Annotated[Principal, Depends(require("operator"))]
+
+
+def street_office_or_operator(request: Request) -> Principal:
+    """The street office (dept:street_office) or an operator: who supervises cases."""
+    caller = authenticate(request)
+    if not (caller.is_operator or "street_office" in caller.departments()):
+        raise ProblemError(403, "forbidden", "Forbidden", "needs operator or the street office")
+    return caller
+
+
+Supervisor = Annotated[Principal, Depends(street_office_or_operator)]
 DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
            asyncpg.InterfaceError, TimeoutError)
 
@@ -44,11 +55,14 @@ def _view(case: Case, timeline: list[dict] | None = None) -> dict:
         "location": {"path": case.facts["path"], "address": case.facts.get("address")},
         "reporter_phone": case.facts.get("reporter_phone_masked"),
         "lead": lead.dept if lead else None, "returns": case.returns,
+        "reopens": case.reopens, "rating": case.rating,
         "deadlines": {"ack_by": lead.ack_by, "resolve_by": lead.resolve_by} if lead else None,
         "assignments": [{"dept": a.dept, "role": a.role, "status": a.status,
                          "ordered_at": a.ordered_at, "ack_by": a.ack_by,
                          "resolve_by": a.resolve_by, "acknowledged_at": a.acknowledged_at,
-                         "resolved_at": a.resolved_at, "result": a.result}
+                         "resolved_at": a.resolved_at, "result": a.result,
+                         "extension_requested_hours": a.extension_requested_hours,
+                         "escalations": a.escalations}
                         for a in case.assignments],
         "created_at": case.created_at,
     }
@@ -148,11 +162,8 @@ async def post_report(case_id: str, body: ReportCreate, request: Request, caller
 
 @router.post("/cases/{case_id}/whistle")
 async def post_whistle(case_id: str, body: WhistleCreate, request: Request,
-                       caller: Caller) -> dict:
+                       _: Supervisor) -> dict:
     """The street office or an operator summons more departments (吹哨)."""
-    if not (caller.is_operator or "street_office" in caller.departments()):
-        raise ProblemError(403, "forbidden", "Forbidden", "needs operator or the street office")
-
     async def act(ctx, conn):
         return await handlers.whistle(ctx, conn, case_id, body.departments, body.reason)
 
@@ -166,6 +177,28 @@ async def post_assign(case_id: str, body: AssignCreate, request: Request,
     """Manual assignment by the street office (scope operator)."""
     async def act(ctx, conn):
         return await handlers.assign(ctx, conn, case_id, body.dept, caller.client)
+
+    return _view(await _transact(request, act))
+
+
+@router.post("/cases/{case_id}/rating")
+async def post_rating(case_id: str, body: RatingCreate, request: Request,
+                      _: Annotated[Principal, Depends(require("incidents:write"))]) -> dict:
+    """The hotline's call-back rating; unsatisfied reopens the case (重办)."""
+    async def act(ctx, conn):
+        return await handlers.rate(ctx, conn, case_id, body.rating, body.comment)
+
+    return _view(await _transact(request, act))
+
+
+@router.post("/cases/{case_id}/extensions")
+async def post_extension_decision(case_id: str, body: ExtensionDecision, request: Request,
+                                  caller: Supervisor) -> dict:
+    """The street office (operator) approves or refuses an extension request."""
+    async def act(ctx, conn):
+        return await handlers.decide_extension(ctx, conn, case_id, dept=body.dept,
+                                               approve=body.approve, hours=body.hours,
+                                               note=body.note, by=caller.client)
 
     return _view(await _transact(request, act))
 
