@@ -37,14 +37,31 @@ def up(
 
 
 @app.command()
-def run(timeout: float = typer.Option(120.0, help="Seconds to wait for readiness.")) -> None:
-    """Start the whole system on local defaults and print where to look."""
-    up(services=True, timeout=timeout)
+def run(
+    timeout: float = typer.Option(120.0, help="Seconds to wait for readiness."),
+    summary_seconds: float = typer.Option(0, help="Stop the live summary after this (0: never)."),
+    demo: bool = typer.Option(True, help="Start the hotline and department simulators."),
+) -> None:
+    """Start the whole system with the demo feed, print where to look, show a live summary."""
+    from .demo import DEMO_ENV, start_simulators, watch
+
+    stack = Stack()
+    try:
+        started = stack.up(timeout=timeout, extra_env=DEMO_ENV if demo else None)
+    except StackError as exc:
+        _fail(exc)
+    for name, seconds in started.ready_seconds.items():
+        console.print(f"{name}: ready in {seconds:.1f}s")
+    if demo:
+        start_simulators(stack)
+    status()
     console.print(
         "\nAPI docs:  http://127.0.0.1:8001/docs (intake)  :8002/docs (dispatch)  "
         ":8003/docs (scoring)  :8004/docs (notify)\n"
         "metrics:   http://127.0.0.1:800[1-4]/metrics\n"
-        "logs:      .local/logs/\nstop with: make stop")
+        "logs:      .local/logs/ (sim-hotline.log, sim-departments.log, one per service)\n"
+        "stop with: make stop\n")
+    watch(stack, console, summary_seconds)
 
 
 @app.command()

@@ -43,15 +43,17 @@ class ServiceProcs:
         })
         return env
 
-    def start(self, names: list[str]) -> list[str]:
+    def start(self, names: list[str], extra_env: dict[str, str] | None = None) -> list[str]:
         """Start the named services that are not running; return those started."""
         self.layout.ensure()
         started = []
         for name in names:
             if self.running_pid(name):
                 continue
+            env = self.env(name) | {k: v for k, v in (extra_env or {}).items()
+                                    if k not in os.environ}
             spawn([sys.executable, "-m", f"whistle_{name}"], pidfile=self.layout.pidfile(name),
-                  logfile=self.layout.logfile(name), env=self.env(name), cwd=self.layout.root)
+                  logfile=self.layout.logfile(name), env=env, cwd=self.layout.root)
             started.append(name)
         return started
 

@@ -52,17 +52,21 @@ class Stack:
         asyncio.run(self.postgres.ensure_databases())
         return started
 
-    def up(self, names: list[str] | None = None, *, timeout: float = 90.0) -> Started:
+    def up(self, names: list[str] | None = None, *, timeout: float = 90.0,
+           extra_env: dict[str, str] | None = None) -> Started:
         """Start infra and the named services (default: all four), waiting for /readyz."""
         started = self.up_infra()
         names = list(SERVICES) if names is None else names
-        started.services = self.services.start(names)
+        started.services = self.services.start(names, extra_env)
         started.ready_seconds = self.services.wait_ready(started.services, timeout=timeout)
         return started
 
     def down(self, started: Started | None = None) -> None:
         """Stop what `started` names, or everything this stack has pid files for."""
         if started is None:
+            from .demo import stop_simulators
+
+            stop_simulators(self)
             self.services.stop(list(SERVICES))
             self.kafka.stop()
             self.postgres.stop()

@@ -36,6 +36,7 @@ ESCALATIONS = Counter("whistle_escalations_total", "Escalations (督办) by leve
 OVERDUE = Counter("whistle_overdue_total", "Deadlines missed", ["deadline"])
 REOPENS = Counter("whistle_reopens_total", "Cases reopened after an unsatisfied rating")
 CLOSED = Counter("whistle_cases_closed_total", "Cases closed", ["reason"])
+RESOLVED = Counter("whistle_cases_resolved_total", "Cases resolved (办结)")
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,7 @@ async def _commit(ctx: Context, conn: asyncpg.Connection, case: Case,
     if case.status == "resolved" and case.resolved_at is not None:
         autoclose_at = case.resolved_at + timedelta(seconds=ctx.autoclose_seconds)
     await repo.sync_supervision(conn, case, autoclose_at)
+    RESOLVED.inc(sum(1 for e in events if e.type == "case.resolved.v1"))
     await enqueue_many(conn, [item for e in events if (item := _envelope(case, e, now))])
     return events
 
