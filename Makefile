@@ -11,6 +11,7 @@ help:
 	@echo "make status  what is running"
 	@echo "make test    the whole test suite (starts and stops the stack itself)"
 	@echo "make unit    unit tests only (no Kafka, no PostgreSQL)"
+	@echo "make bench   ceilings and pipeline figures into bench/results/"
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -31,6 +32,10 @@ test: bootstrap
 
 unit: bootstrap
 	@$(UV) run --frozen pytest -ra tests/unit
+
+bench: bootstrap
+	@$(UV) sync --frozen --quiet --group bench
+	@$(UV) run --frozen --group bench python bench/run.py
 
 lint: bootstrap
 	@$(UV) run --frozen ruff check .

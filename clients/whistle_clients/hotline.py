@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 
-import httpx
+import aiohttp
 import typer
 from rich.console import Console
 from rich.live import Live
@@ -36,6 +36,17 @@ def grid_codes() -> list[str]:
     from whistle_catalogue import load_territory
 
     return sorted(load_territory().grids)
+
+
+@dataclass(frozen=True)
+class Response:
+    """What came back: enough for callers to read the status and the JSON body."""
+
+    status_code: int
+    content: bytes
+
+    def json(self):
+        return json.loads(self.content)
 
 
 @dataclass
@@ -108,24 +119,29 @@ class Generator:
 
 async def run(*, url: str, token: str, rate: float, seconds: float, max_in_flight: int,
               duplicate_ratio: float = 0.03, bad_ratio: float = 0.03, seed: int | None = None,
-              on_tick=None) -> Stats:
+              on_tick=None, on_result=None) -> Stats:
     """Offer `rate` requests per second for `seconds` (0 = until cancelled)."""
     gen = Generator(duplicate_ratio=duplicate_ratio, bad_ratio=bad_ratio, seed=seed)
     stats = Stats()
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
     in_flight: set[asyncio.Task] = set()
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits,
-                                 timeout=30) as client:
+    # aiohttp rather than httpx: httpx's pool degrades badly with hundreds in flight
+    connector = aiohttp.TCPConnector(limit=max_in_flight)
+    async with aiohttp.ClientSession(base_url=url, headers=headers, connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=30)) as client:
 
         async def one(body: dict) -> None:
-            start = time.perf_counter()
+            start, sent_at = time.perf_counter(), time.time()
+            result = None
             try:
-                resp = await client.post("/v1/incidents", json=body)
-                stats.status[resp.status_code] += 1
-            except httpx.HTTPError:
+                async with client.post("/v1/incidents", json=body) as resp:
+                    result = Response(resp.status, await resp.read())
+                stats.status[resp.status] += 1
+            except (TimeoutError, aiohttp.ClientError):
                 stats.status["error"] += 1
             stats.latencies.append(time.perf_counter() - start)
+            if on_result is not None:
+                on_result(sent_at, result)
 
         start = time.monotonic()
         n = 0

@@ -30,11 +30,13 @@ async def enqueue_many(
     """Write several events to the outbox inside the caller's transaction."""
     if not items:
         return
-    await conn.executemany(
-        "INSERT INTO outbox(topic, key, value, headers, event_id) VALUES ($1,$2,$3,$4,$5)",
-        [(topic, ev.key, ev.to_bytes(), json.dumps(sorted((headers or {}).items())), ev.id)
-         for topic, ev, headers in items])
-    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+    rows = [(topic, ev.key, ev.to_bytes(), json.dumps(sorted((headers or {}).items())), ev.id)
+            for topic, ev, headers in items]
+    # one statement for all rows; its trigger (migration 0002) wakes the relay on commit
+    await conn.execute(
+        "INSERT INTO outbox(topic, key, value, headers, event_id) "
+        "SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[], $5::text[])",
+        *map(list, zip(*rows, strict=True)))
 
 
 class OutboxRelay:
@@ -52,17 +54,38 @@ class OutboxRelay:
         self._listener: asyncpg.Connection | None = None
 
     async def start(self) -> None:
-        self._listener = await self._pool.acquire()
-        await self._listener.add_listener(CHANNEL, lambda *_: self._wake.set())
+        await self._listen()
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    def _notified(self, *_) -> None:
+        self._wake.set()
+
+    async def _listen(self) -> None:
+        """(Re)open the LISTEN connection; polling covers any gap while it is down."""
+        await self._unlisten()
+        try:
+            conn = await self._pool.acquire(timeout=5)
+            await conn.add_listener(CHANNEL, self._notified)
+            self._listener = conn
+        except Exception as exc:  # noqa: BLE001 - polling still publishes
+            log.warning("outbox listener unavailable, polling only", error=str(exc))
+
+    async def _unlisten(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is None:
+            return
+        try:
+            if not conn.is_closed():
+                await conn.remove_listener(CHANNEL, self._notified)
+            await self._pool.release(conn)
+        except Exception:  # noqa: BLE001 - a dead connection is simply dropped
+            pass
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if self._listener is not None:
-            await self._listener.remove_listener(CHANNEL, lambda *_: None)
-            await self._pool.release(self._listener)
+        await self._unlisten()
 
     async def _run(self) -> None:
         failures = 0
@@ -83,6 +106,8 @@ class OutboxRelay:
             cycles += 1
             if cycles % 200 == 0:
                 await self._purge()
+            if self._listener is None or self._listener.is_closed():
+                await self._listen()
             if sent < self._batch:
                 self._wake.clear()
                 try:

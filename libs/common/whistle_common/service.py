@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 from .auth import TokenTable
-from .consumer import ConsumerSpec, EventConsumer
+from .consumer import ConsumerSpec, EventConsumer, Raw
 from .db import create_pool, migrate
 from .http import BodyGuardMiddleware
 from .kafka import Producer
@@ -83,12 +83,14 @@ def attach_consumer(faust_app: faust.App, consumer: EventConsumer, service: str)
     topic = faust_app.topic(consumer.spec.topic, key_type=bytes, value_type=bytes,
                             key_serializer="raw", value_serializer="raw", allow_empty=True)
 
+    spec = consumer.spec
+
     async def agent(stream):
-        async for event in stream.events():
-            message = event.message
-            headers = {k: (v or b"") for k, v in (message.headers or [])}
-            await consumer.handle(key=message.key, value=message.value, headers=headers,
-                                  partition=message.partition, offset=message.offset)
+        async for events in stream.take_events(spec.batch_size, within=spec.batch_window):
+            batch = [Raw(e.message.key, e.message.value,
+                         {k: (v or b"") for k, v in (e.message.headers or [])},
+                         e.message.partition, e.message.offset) for e in events]
+            await consumer.handle_batch(batch)
 
     agent.__name__ = f"{service}_{consumer.spec.name}".replace(".", "_").replace("-", "_")
     faust_app.agent(topic, name=f"{service}.{consumer.spec.name}",
@@ -202,4 +204,5 @@ async def _db_ok(runtime: Runtime) -> bool:
 def serve(app_factory: Callable[[], FastAPI], settings: CommonSettings) -> None:
     """Run one service process: uvicorn with the app's lifespan driving Faust."""
     uvicorn.run(app_factory(), host=settings.host, port=settings.port, log_config=None,
-                lifespan="on", access_log=False, timeout_graceful_shutdown=15)
+                lifespan="on", access_log=False, timeout_graceful_shutdown=15,
+                loop="uvloop", http="httptools")

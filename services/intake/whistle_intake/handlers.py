@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -44,19 +46,25 @@ class Conflict(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
+    """The stored incident (as a mapping) and whether this call created it."""
+
     created: bool
-    row: asyncpg.Record
+    row: Mapping[str, Any]
 
 
 async def submit_incident(pool: asyncpg.Pool, draft: IncidentCreate, *, ref: Reference,
                           now: datetime) -> Outcome:
     """Validate, classify, store and announce an incident exactly once per (source, external_id)."""
     request_hash = rules.fingerprint(draft.model_dump(mode="json"))
-    async with pool.acquire() as conn:
-        existing = await repo.find_by_key(conn, draft.source, draft.external_id)
-    if existing is not None:
+    try:
+        row = _prepare(draft, ref=ref, now=now, request_hash=request_hash)
+    except rules.IncidentInvalid:
+        # a replay is answered as the first time even if the rules changed since
+        async with pool.acquire() as conn:
+            existing = await repo.find_by_key(conn, draft.source, draft.external_id)
+        if existing is None:
+            raise
         return _replay(existing, request_hash)
-    row = _prepare(draft, ref=ref, now=now, request_hash=request_hash)
     async with pool.acquire() as conn, conn.transaction():
         row["tracking_no"] = rules.tracking_number(now.astimezone(SHANGHAI),
                                                    await repo.next_sequence(conn))
@@ -64,11 +72,9 @@ async def submit_incident(pool: asyncpg.Pool, draft: IncidentCreate, *, ref: Ref
             existing = await repo.find_by_key(conn, draft.source, draft.external_id)
             return _replay(existing, request_hash)
         await enqueue(conn, INCIDENTS_RECEIVED, _received_event(row, ref, now))
-        stored = await repo.get(conn, str(row["id"]))
     RECEIVED.labels(draft.source, draft.kind).inc()
-    outcome = row["classification"]["outcome"]
-    CLASSIFIED.labels(outcome, row["category"]).inc()
-    return Outcome(True, stored)
+    CLASSIFIED.labels(row["classification"]["outcome"], row["category"]).inc()
+    return Outcome(True, {**row, "status": "received"})
 
 
 def _replay(existing: asyncpg.Record, request_hash: str) -> Outcome:

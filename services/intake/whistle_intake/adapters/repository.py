@@ -28,10 +28,7 @@ async def insert_incident(conn: asyncpg.Connection, row: dict[str, Any]) -> bool
         json.dumps(row["location"], ensure_ascii=False),
         json.dumps(row["reporter"], ensure_ascii=False), json.dumps(row["media_urls"]),
         row["occurred_at"], row["received_at"])
-    if inserted:
-        await add_timeline(conn, row["id"], row["received_at"], "received", "incident.received.v1",
-                           None)
-    return inserted is not None
+    return inserted is not None  # "received" opens the timeline from incidents.received_at
 
 
 async def find_by_key(conn: asyncpg.Connection, source: str, external_id: str):
@@ -47,10 +44,15 @@ async def get(conn: asyncpg.Connection, incident_id: str):
     return await conn.fetchrow("SELECT * FROM incidents WHERE id=$1", key)
 
 
-async def timeline(conn: asyncpg.Connection, incident_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def timeline(conn: asyncpg.Connection, incident_id: uuid.UUID) -> list[dict]:
+    """The incident's timeline, opening with its reception."""
+    received = await conn.fetchval("SELECT received_at FROM incidents WHERE id=$1", incident_id)
+    rows = await conn.fetch(
         "SELECT at, status, event_type, note FROM incident_timeline WHERE incident_id=$1 "
         "ORDER BY at, id", incident_id)
+    first = {"at": received, "status": "received", "event_type": "incident.received.v1",
+             "note": None}
+    return [first, *(dict(r) for r in rows)]
 
 
 async def add_timeline(conn, incident_id, at: datetime, status: str, event_type: str,

@@ -1,0 +1,362 @@
+"""`make bench`: the pipeline measured next to what the machine can do at all.
+
+One run on one machine measures:
+  1. the Kafka ceiling: produce→consume of the same envelopes with the same client settings
+     (acks=all, idempotence on), events/s and latency percentiles;
+  2. the HTTP ceiling: a bare FastAPI endpoint on the same uvicorn setup, at saturation;
+  3. the pipeline: hotline POST → dispatch.ordered.v1 on the department topic, sustained
+     events/s at saturation, and p50/p95/p99 end-to-end latency at fixed offered rates
+     (timestamps taken at POST and at consume, in a separate consumer process);
+  4. ratios pipeline/ceiling, and the resident memory of every process.
+Results: bench/results/<date>-<sha>.json, .md and .png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results"
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summary_ms(latencies_s: list[float]) -> dict:
+    return {f"p{int(q * 100)}_ms": round(pct(latencies_s, q) * 1000, 1)
+            for q in (0.5, 0.95, 0.99)} | {"count": len(latencies_s)}
+
+
+def sample_bodies(n: int) -> list[dict]:
+    from whistle_clients.hotline import Generator
+
+    gen = Generator(duplicate_ratio=0, bad_ratio=0, seed=7)
+    return [gen.next()[1] for _ in range(n)]
+
+
+# -- 1. Kafka ceiling ---------------------------------------------------------------------------
+
+async def kafka_ceiling(bootstrap: str, n: int) -> dict:
+    from aiokafka import AIOKafkaConsumer
+    from whistle_common.envelope import new_event
+    from whistle_common.kafka import Producer
+    from whistle_common.topics import ensure_topics
+
+    topic = f"bench.ceiling.{uuid.uuid4().hex[:6]}"
+    await ensure_topics(bootstrap, [topic], partitions=3, replication=1)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=None, fetch_max_wait_ms=5)
+    await consumer.start()
+    bodies = sample_bodies(200)
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def consume():
+        while len(latencies) < n:
+            batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+            now = time.time()
+            for records in batches.values():
+                for rec in records:
+                    latencies.append(now - json.loads(rec.value)["data"]["sent_at"])
+        done.set()
+
+    task = asyncio.create_task(consume())
+    producer = Producer(bootstrap, client_id="bench")
+    kafka = await producer.get()
+    start = time.time()
+    futures = []
+    for i in range(n):
+        data = {**bodies[i % len(bodies)], "sent_at": time.time()}
+        event = new_event("incident.received.v1", source="/bench", subject=str(uuid.uuid4()),
+                          data=data)
+        futures.append(await kafka.send(topic, value=event.to_bytes(), key=event.key))
+    await asyncio.gather(*futures)
+    produced = time.time() - start
+    await asyncio.wait_for(done.wait(), 120)
+    elapsed = time.time() - start
+    task.cancel()
+    await consumer.stop()
+    await producer.stop()
+    return {"events": n, "events_per_s": round(n / elapsed), "produce_only_per_s":
+            round(n / produced), "latency": summary_ms(latencies)}
+
+
+# -- 2. HTTP ceiling and closed-loop saturation -------------------------------------------------
+
+async def saturate(url: str, token: str | None, seconds: float, concurrency: int,
+                   on_result=None) -> dict:
+    """Closed loop: `concurrency` clients post back to back for `seconds`."""
+    import aiohttp
+    from whistle_clients.hotline import Response
+
+    bodies = sample_bodies(5000)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    latencies, codes = [], {}
+    counter = {"i": 0}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(base_url=url, headers=headers, connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=30)) as client:
+        deadline = time.monotonic() + seconds
+
+        async def worker():
+            while time.monotonic() < deadline:
+                counter["i"] += 1
+                body = {**bodies[counter["i"] % len(bodies)],
+                        "external_id": f"bench-{uuid.uuid4().hex}"}
+                t0, sent_at = time.perf_counter(), time.time()
+                async with client.post("/v1/incidents", json=body) as resp:
+                    result = Response(resp.status, await resp.read())
+                latencies.append(time.perf_counter() - t0)
+                codes[resp.status] = codes.get(resp.status, 0) + 1
+                if on_result:
+                    on_result(sent_at, result)
+
+        start = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.monotonic() - start
+    return {"requests_per_s": round(len(latencies) / elapsed), "status": codes,
+            "latency": summary_ms(latencies), "concurrency": concurrency}
+
+
+async def http_ceiling(seconds: float, concurrency: int) -> dict:
+    port = 8099
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_app.py"), str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        return await saturate(f"http://127.0.0.1:{port}", None, seconds, concurrency)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+# -- 3. the pipeline -----------------------------------------------------------------------------
+
+class Sink:
+    """The separate consumer process that timestamps lead orders on department topics."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.path = Path(tempfile.mkstemp(prefix="whistle-sink-", suffix=".tsv")[1])
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "order_sink.py"), bootstrap, str(self.path)],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(f"order sink did not start: {line!r}")
+
+    def arrivals(self) -> dict[str, float]:
+        out = {}
+        for line in self.path.read_text().splitlines():
+            incident, _, ts = line.partition("\t")
+            out.setdefault(incident, float(ts))
+        return out
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.path.unlink(missing_ok=True)
+
+
+async def drain(sink: Sink, posted: dict[str, float], wait_s: float) -> dict[str, float]:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        arrived = sink.arrivals()
+        if all(i in arrived for i in posted):
+            return arrived
+        await asyncio.sleep(0.5)
+    return sink.arrivals()
+
+
+def collector(posted: dict[str, float]):
+    def on_result(sent_at: float, resp) -> None:
+        if resp is not None and resp.status_code == 201:
+            posted[resp.json()["incident_id"]] = sent_at
+    return on_result
+
+
+async def pipeline_saturation(sink: Sink, seconds: float, concurrency: int) -> dict:
+    posted: dict[str, float] = {}
+    http = await saturate("http://127.0.0.1:8001", "dev-hotline-token", seconds, concurrency,
+                          on_result=collector(posted))
+    arrived = await drain(sink, posted, 120)
+    done = [arrived[i] for i in posted if i in arrived]
+    first, last = min(posted.values()), max(done) if done else time.time()
+    lat = [arrived[i] - t for i, t in posted.items() if i in arrived]
+    return {"accepted": len(posted), "ordered": len(done),
+            "events_per_s": round(len(done) / (last - first)) if done else 0,
+            "intake_requests_per_s": http["requests_per_s"], "intake_status": http["status"],
+            "latency": summary_ms(lat)}
+
+
+async def pipeline_at_rate(sink: Sink, rate: float, seconds: float) -> dict:
+    from whistle_clients.hotline import run
+
+    posted: dict[str, float] = {}
+    stats = await run(url="http://127.0.0.1:8001", token="dev-hotline-token", rate=rate,
+                      seconds=seconds, max_in_flight=2000, duplicate_ratio=0, bad_ratio=0,
+                      seed=int(rate), on_result=collector(posted))
+    arrived = await drain(sink, posted, 60)
+    lat = [arrived[i] - t for i, t in posted.items() if i in arrived]
+    return {"offered_per_s": rate, "seconds": seconds, "accepted": len(posted),
+            "ordered": len(lat), "shed": stats.shed, "latency": summary_ms(lat)}
+
+
+# -- 4. memory, output ---------------------------------------------------------------------------
+
+def rss_mb(pid: int | None) -> float | None:
+    if not pid:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def memory(stack) -> dict:
+    out = {"kafka": rss_mb(stack.kafka.running_pid(1))}
+    for name in ("intake", "dispatch", "scoring", "notify"):
+        out[name] = rss_mb(stack.services.running_pid(name))
+    pg = stack.layout.pg_data / "postmaster.pid"
+    if pg.exists():
+        main = int(pg.read_text().split()[0])
+        children = subprocess.run(["pgrep", "-P", str(main)], capture_output=True, text=True)
+        pids = [main] + [int(p) for p in children.stdout.split()]
+        out["postgres (all backends)"] = round(sum(rss_mb(p) or 0 for p in pids), 1)
+    return out
+
+
+def write(results: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True, cwd=ROOT).stdout.strip() or "nogit"
+    stem = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-{sha}"
+    stem.with_suffix(".json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    stem.with_suffix(".md").write_text(markdown(results))
+    plot(results, stem.with_suffix(".png"))
+    return stem
+
+
+def markdown(r: dict) -> str:
+    k, h, s = r["kafka_ceiling"], r["http_ceiling"], r["pipeline_saturation"]
+    lines = [
+        f"# Whistle benchmark {r['when']} ({r['git']})", "",
+        f"Machine: {r['machine']}", "",
+        "| measure | events/s | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|",
+        f"| Kafka ceiling (produce→consume, acks=all) | {k['events_per_s']} | "
+        f"{k['latency']['p50_ms']} | {k['latency']['p95_ms']} | {k['latency']['p99_ms']} |",
+        f"| HTTP ceiling (bare FastAPI, c={h['concurrency']}) | {h['requests_per_s']} | "
+        f"{h['latency']['p50_ms']} | {h['latency']['p95_ms']} | {h['latency']['p99_ms']} |",
+        f"| Pipeline at saturation (POST → department topic) | {s['events_per_s']} | "
+        f"{s['latency']['p50_ms']} | {s['latency']['p95_ms']} | {s['latency']['p99_ms']} |",
+    ]
+    for p in r["pipeline_rates"]:
+        lines.append(f"| Pipeline at {p['offered_per_s']:.0f}/s offered "
+                     f"({p['ordered']}/{p['accepted']} ordered, {p['shed']} shed) | "
+                     f"{p['offered_per_s']:.0f} | {p['latency']['p50_ms']} | "
+                     f"{p['latency']['p95_ms']} | {p['latency']['p99_ms']} |")
+    lines += ["", "| ratio | value |", "|---|---|"]
+    lines += [f"| {name} | {value:.1%} |" for name, value in r["ratios"].items()]
+    lines += ["", "| process | RSS MB |", "|---|---|"]
+    lines += [f"| {name} | {mb} |" for name, mb in r["memory_mb"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def plot(r: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = [p["offered_per_s"] for p in r["pipeline_rates"]]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key, label in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
+        ax.plot(rates, [p["latency"][key] for p in r["pipeline_rates"]], marker="o", label=label)
+    ax.axhline(250, color="grey", linestyle="--", linewidth=1, label="p99 objective 250 ms")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered incidents/s (open arrival)")
+    ax.set_ylabel("POST → department topic latency (ms)")
+    ax.set_title(f"Whistle pipeline latency ({r['git']})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+async def main(args) -> None:
+    from whistle_stack.demo import stop_simulators
+    from whistle_stack.stack import Stack
+
+    stack = Stack()
+    stop_simulators(stack)
+    await asyncio.to_thread(stack.up, timeout=120)
+    results = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
+               "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                     capture_output=True, text=True).stdout.strip(),
+               "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"}
+    print("1/4 Kafka ceiling …", flush=True)
+    results["kafka_ceiling"] = await kafka_ceiling(stack.bootstrap, args.kafka_events)
+    print(json.dumps(results["kafka_ceiling"]), flush=True)
+    print("2/4 HTTP ceiling …", flush=True)
+    results["http_ceiling"] = await http_ceiling(args.seconds, args.concurrency)
+    print(json.dumps(results["http_ceiling"]), flush=True)
+    sink = Sink(stack.bootstrap)
+    try:
+        print("3/4 pipeline at saturation …", flush=True)
+        results["pipeline_saturation"] = await pipeline_saturation(sink, args.seconds * 2,
+                                                                   args.concurrency)
+        print(json.dumps(results["pipeline_saturation"]), flush=True)
+        results["pipeline_rates"] = []
+        for rate in args.rates:
+            print(f"3/4 pipeline at {rate}/s offered …", flush=True)
+            outcome = await pipeline_at_rate(sink, rate, args.seconds)
+            results["pipeline_rates"].append(outcome)
+            print(json.dumps(outcome), flush=True)
+    finally:
+        sink.close()
+    print("4/4 ratios and memory …", flush=True)
+    sat = results["pipeline_saturation"]["events_per_s"]
+    results["ratios"] = {
+        "pipeline / Kafka ceiling": sat / results["kafka_ceiling"]["events_per_s"],
+        "intake HTTP / HTTP ceiling": results["pipeline_saturation"]["intake_requests_per_s"]
+        / results["http_ceiling"]["requests_per_s"],
+    }
+    results["memory_mb"] = memory(stack)
+    stem = write(results)
+    print((stem.with_suffix(".md")).read_text())
+    print(f"written: {stem}.json .md .png")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--kafka-events", type=int, default=20000)
+    parser.add_argument("--rates", type=float, nargs="+", default=[50, 200, 500, 1000])
+    asyncio.run(main(parser.parse_args()))
