@@ -19,7 +19,8 @@ SERVICES = ("intake", "dispatch", "scoring", "notify")
 def test_ready_and_metrics_parse(live, service):
     ready = httpx.get(f"{live.url(service)}/readyz", timeout=5)
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"postgres": True, "kafka": True, "consumers": True}
+    assert ready.json()["checks"] == {"postgres": True, "kafka": True, "consumers": True,
+                                      "outbox_relay": True}
     text = httpx.get(f"{live.url(service)}/metrics", timeout=5).text
     names = {f.name for f in text_string_to_metric_families(text)}
     assert {"whistle_outbox_pending", "whistle_http_requests"} <= names

@@ -58,3 +58,18 @@ async def test_restart_keeps_topics_and_rows(live):
         return True
 
     await eventually(all_ready, timeout=90, interval=1, what="services ready after restart")
+
+    from tests.support.incidents import incident, post
+
+    async with live.http("intake") as client:
+        created = (await post(client, incident())).json()
+
+    async def dispatched():
+        conn = await live.db("dispatch")
+        try:
+            return await conn.fetchval("SELECT count(*) FROM cases WHERE incident_id=$1",
+                                       created["incident_id"])
+        finally:
+            await conn.close()
+
+    await eventually(dispatched, timeout=60, what="outbox relays publish after the restart")

@@ -65,7 +65,7 @@ class OutboxRelay:
         await self._unlisten()
         try:
             conn = await self._pool.acquire(timeout=5)
-            await conn.add_listener(CHANNEL, self._notified)
+            await asyncio.wait_for(conn.add_listener(CHANNEL, self._notified), 5)
             self._listener = conn
         except Exception as exc:  # noqa: BLE001 - polling still publishes
             log.warning("outbox listener unavailable, polling only", error=str(exc))
@@ -76,8 +76,8 @@ class OutboxRelay:
             return
         try:
             if not conn.is_closed():
-                await conn.remove_listener(CHANNEL, self._notified)
-            await self._pool.release(conn)
+                await asyncio.wait_for(conn.remove_listener(CHANNEL, self._notified), 5)
+            await self._pool.release(conn, timeout=5)
         except Exception:  # noqa: BLE001 - a dead connection is simply dropped
             pass
 
@@ -87,27 +87,32 @@ class OutboxRelay:
             await asyncio.gather(self._task, return_exceptions=True)
         await self._unlisten()
 
+    @property
+    def alive(self) -> bool:
+        """False when the relay task has ended (it never should while the service runs)."""
+        return self._task is not None and not self._task.done()
+
     async def _run(self) -> None:
-        failures = 0
-        cycles = 0
+        """Relay forever; every step is bounded in time and every failure is retried."""
+        failures = cycles = 0
         while True:
             try:
-                sent = await self.publish_batch()
+                sent = await asyncio.wait_for(self.publish_batch(), 60)
                 failures = 0
+                cycles += 1
+                if cycles % 200 == 0:
+                    await asyncio.wait_for(self._purge(), 30)
+                if self._listener is None or self._listener.is_closed():
+                    await asyncio.wait_for(self._listen(), 15)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep relaying whatever broke
                 failures += 1
                 OUTBOX_PUBLISH_ERRORS.inc()
-                log.warning("outbox publish failed", error=str(exc), failures=failures)
+                log.warning("outbox publish failed", error=repr(exc), failures=failures)
                 await self._producer.reset()
                 await asyncio.sleep(min(10.0, 0.2 * 2 ** failures) * random.uniform(0.5, 1.0))
                 continue
-            cycles += 1
-            if cycles % 200 == 0:
-                await self._purge()
-            if self._listener is None or self._listener.is_closed():
-                await self._listen()
             if sent < self._batch:
                 self._wake.clear()
                 try:

@@ -178,7 +178,8 @@ async def _healthz() -> dict:
 def _readyz(runtime: Runtime):
     async def readyz() -> JSONResponse:
         """Readiness: Postgres and Kafka answer and the consumer group has joined."""
-        checks = {"postgres": await _db_ok(runtime), "kafka": False, "consumers": False}
+        checks = {"postgres": await _db_ok(runtime), "kafka": False, "consumers": False,
+                  "outbox_relay": runtime.relay is not None and runtime.relay.alive}
         if runtime.producer is not None:
             checks["kafka"] = await runtime.producer.ready()
         app = runtime.faust_app

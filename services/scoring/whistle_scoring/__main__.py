@@ -1,4 +1,6 @@
-"""`python -m whistle_scoring`: run the scoring service (FastAPI + Faust on one loop)."""
+"""`python -m whistle_scoring` runs the service; `… rebuild-assessment` replays cases.events."""
+
+import sys
 
 from whistle_common.service import serve
 
@@ -6,5 +8,10 @@ from .main import create_app
 from .settings import Settings
 
 if __name__ == "__main__":
-    settings = Settings()
-    serve(lambda: create_app(settings), settings)
+    if sys.argv[1:] == ["rebuild-assessment"]:
+        from .rebuild import main
+
+        main()
+    else:
+        settings = Settings()
+        serve(lambda: create_app(settings), settings)

@@ -1,1 +1,0 @@
--- scoring service tables come with its issue
