@@ -2,18 +2,96 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from whistle_common.consumer import ConsumerSpec
-from whistle_common.service import create_service
-from whistle_common.topics import CASES_EVENTS, NOTIFICATIONS_REQUESTS, POINTS_EVENTS
+import asyncio
+import contextlib
+import json
+from functools import partial
 
+import httpx
+import structlog
+from fastapi import FastAPI
+from whistle_catalogue import load_catalogue
+from whistle_common.consumer import ConsumerSpec
+from whistle_common.dlq import send_to_dlq
+from whistle_common.service import Runtime, create_service
+from whistle_common.topics import (
+    CASES_EVENTS,
+    EVENT_TYPES,
+    NOTIFICATIONS_REQUESTS,
+    POINTS_EVENTS,
+)
+
+from . import handlers
+from .adapters.channels import EmailChannel, InboxChannel, SmsGatewayChannel, WebhookChannel
+from .domain.delivery import RetryPolicy
+from .domain.rules import RULES
+from .entrypoints import http
+from .render import Renderer
 from .settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+async def sender(ctx: handlers.Context, runtime: Runtime, every: float) -> None:
+    """Deliver due notifications; dead ones go to notifications.dlq with the reason."""
+    while True:
+        try:
+            sent = await handlers.deliver_due(ctx, runtime.db())
+            while ctx.dead_letters:
+                row, reason = ctx.dead_letters.pop(0)
+                value = json.dumps({"id": str(row["id"]), "recipient": row["recipient"],
+                                    "channel": row["channel"], "event_id": row["event_id"],
+                                    "event_type": row["event_type"]}).encode()
+                await send_to_dlq(runtime.kafka(), topic="notifications",
+                                  key=row["recipient"].encode(), value=value, reason=reason,
+                                  category="delivery-failed", attempts=row["attempts"] + 1)
+        except Exception:  # noqa: BLE001 - the sender keeps going; state is in Postgres
+            log.exception("sender loop failed")
+            sent = 0
+        if not sent:
+            await asyncio.sleep(every)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the notify service app (nothing opens until the lifespan runs)."""
     settings = settings or Settings()
-    consumers = [ConsumerSpec(t, handlers={}, name=f"notify.{t}")
-                 for t in (CASES_EVENTS, POINTS_EVENTS, NOTIFICATIONS_REQUESTS)]
-    return create_service(settings=settings, package="whistle_notify",
-                          title="Whistle notify", routers=[], consumers=consumers)
+    client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+    ctx = handlers.Context(
+        renderer=Renderer(load_catalogue().departments),
+        channels={"webhook": WebhookChannel(client, dict(settings.whistle_dept_secrets)),
+                  "sms": SmsGatewayChannel(client, settings.sms_url, settings.sms_key),
+                  "email": EmailChannel(settings.smtp_host, settings.smtp_port,
+                                        settings.smtp_from),
+                  "inbox": InboxChannel()},
+        policy=RetryPolicy(settings.max_attempts, settings.retry_base_seconds),
+        webhooks=dict(settings.webhooks), emails=dict(settings.emails),
+        rate_limit=settings.rate_limit)
+    from datetime import timedelta
+
+    ctx.rate_window = timedelta(seconds=settings.rate_window_seconds)
+    on_event = partial(handlers.on_event, ctx)
+    consumers = [
+        ConsumerSpec(CASES_EVENTS, name="notify.cases",
+                     handlers={t: on_event for t in EVENT_TYPES[CASES_EVENTS] if t in RULES}),
+        ConsumerSpec(POINTS_EVENTS, name="notify.points",
+                     handlers={t: on_event for t in EVENT_TYPES[POINTS_EVENTS]}),
+        ConsumerSpec(NOTIFICATIONS_REQUESTS, name="notify.requests",
+                     handlers={"notification.requested.v1": partial(handlers.on_request, ctx)}),
+    ]
+    tasks: list[asyncio.Task] = []
+
+    async def start_sender(runtime: Runtime) -> None:
+        tasks.append(asyncio.create_task(sender(ctx, runtime, settings.poll_seconds)))
+
+    async def stop_sender(_: Runtime) -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await client.aclose()
+
+    app = create_service(settings=settings, package="whistle_notify", title="Whistle notify",
+                         routers=[http.router],
+                         consumers=consumers, on_start=[start_sender], on_stop=[stop_sender])
+    app.state.ctx = ctx
+    return app

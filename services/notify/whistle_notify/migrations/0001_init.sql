@@ -1,1 +1,0 @@
--- notify service tables come with its issue
