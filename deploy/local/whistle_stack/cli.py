@@ -54,11 +54,19 @@ def run(
         console.print(f"{name}: ready in {seconds:.1f}s")
     if demo:
         start_simulators(stack)
+    from .prometheus import LocalPrometheus
+
+    prometheus = LocalPrometheus(stack.layout)
+    if prometheus.start({n: stack.services.port(n) for n in SERVICES}):
+        console.print(f"Prometheus: {prometheus.url} (rules and alerts from deploy/prometheus/)")
+    else:
+        console.print("Prometheus: not installed (apt-get install prometheus), skipped")
     status()
     console.print(
         "\nAPI docs:  http://127.0.0.1:8001/docs (intake)  :8002/docs (dispatch)  "
         ":8003/docs (scoring)  :8004/docs (notify)\n"
         "metrics:   http://127.0.0.1:800[1-4]/metrics\n"
+        "dashboards: docker compose up grafana (see README), or import deploy/grafana/dashboards\n"
         "logs:      .local/logs/ (sim-hotline.log, sim-departments.log, one per service)\n"
         "stop with: make stop\n")
     watch(stack, console, summary_seconds)

@@ -65,8 +65,10 @@ class Stack:
         """Stop what `started` names, or everything this stack has pid files for."""
         if started is None:
             from .demo import stop_simulators
+            from .prometheus import LocalPrometheus
 
             stop_simulators(self)
+            LocalPrometheus(self.layout).stop()
             self.services.stop(list(SERVICES))
             self.kafka.stop()
             self.postgres.stop()

@@ -28,6 +28,12 @@ HTTP_SECONDS = Histogram("whistle_http_request_duration_seconds", "HTTP request 
 HTTP_IN_FLIGHT = Gauge("whistle_http_requests_in_flight", "HTTP requests being served")
 
 
+def init_dlq_series(topics: list[str]) -> None:
+    """Known label sets start at 0, so dashboards and rates have a series before any event."""
+    for topic in topics:
+        DLQ_MESSAGES.labels(topic, "malformed")
+
+
 class HttpMetricsMiddleware:
     """RED metrics labelled by route template (never by concrete ids)."""
 

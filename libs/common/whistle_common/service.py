@@ -24,8 +24,9 @@ from .consumer import ConsumerSpec, EventConsumer, Raw
 from .db import create_pool, migrate
 from .http import BodyGuardMiddleware
 from .kafka import Producer
+from .lag import export_lag
 from .logging import configure_logging
-from .metrics import HttpMetricsMiddleware, metrics_endpoint
+from .metrics import HttpMetricsMiddleware, init_dlq_series, metrics_endpoint
 from .outbox import OutboxRelay
 from .problems import install_problem_handlers
 from .settings import CommonSettings
@@ -106,6 +107,7 @@ def create_service(
     """Build one service's ASGI app; nothing is opened until the lifespan runs."""
     faust_app = make_faust_app(settings)
     runtime = Runtime(settings=settings, faust_app=faust_app)
+    init_dlq_series([c.topic for c in consumers])
     for spec in consumers:
         consumer = EventConsumer(spec, pool=runtime.db, producer=runtime.kafka)
         runtime.consumers.append(consumer)
@@ -138,6 +140,11 @@ def create_service(
             for hook in on_stop:
                 stack.push_async_callback(hook, runtime)
             await stack.enter_async_context(faust_app_running(faust_app, stop_timeout=15))
+            if consumers:
+                lag_task = asyncio.create_task(export_lag(
+                    settings.kafka_bootstrap_servers, faust_app.conf.id,
+                    [c.topic for c in consumers], settings.lag_refresh_seconds))
+                stack.push_async_callback(_cancel, lag_task)
             log.info("service started", seconds=round(loop.time() - runtime.started_at, 2))
             yield
 
@@ -154,6 +161,11 @@ def create_service(
     for router in routers:
         app.include_router(router)
     return app
+
+
+async def _cancel(task: asyncio.Task) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _ensure_topics(settings: CommonSettings, dept_codes: Sequence[str]) -> None:

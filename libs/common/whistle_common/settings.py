@@ -46,6 +46,7 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     outbox_batch_size: int = Field(500, ge=1, le=10_000)
     outbox_poll_seconds: float = Field(0.5, gt=0)
+    lag_refresh_seconds: float = Field(10.0, gt=0)
     whistle_api_tokens: dict[str, dict] = Field(default_factory=lambda: dict(DEV_TOKENS))
     whistle_dept_secrets: dict[str, str] = Field(default_factory=lambda: dict(DEV_DEPT_SECRETS))
 

@@ -37,6 +37,12 @@ OVERDUE = Counter("whistle_overdue_total", "Deadlines missed", ["deadline"])
 REOPENS = Counter("whistle_reopens_total", "Cases reopened after an unsatisfied rating")
 CLOSED = Counter("whistle_cases_closed_total", "Cases closed", ["reason"])
 RESOLVED = Counter("whistle_cases_resolved_total", "Cases resolved (办结)")
+for _level in ("street", "district", "city"):
+    ESCALATIONS.labels(_level)
+for _deadline in ("ack", "resolve"):
+    OVERDUE.labels(_deadline)
+for _role in ("lead", "co"):
+    RETURNS.labels(_role)
 
 
 @dataclass(frozen=True)

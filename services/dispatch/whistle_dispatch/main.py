@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                      handlers={"dispatch.reported.v1": partial(handlers.on_report, ctx)}),
     ]
     depts = list(catalogue.departments)
+    for dept in depts:
+        handlers.ACK_SECONDS.labels(dept)
     tasks: list[asyncio.Task] = []
 
     async def start_gauges(runtime: Runtime) -> None:

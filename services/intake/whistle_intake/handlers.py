@@ -27,6 +27,9 @@ SOURCE = "/whistle/intake"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RECEIVED = Counter("whistle_incidents_received_total", "Incidents accepted", ["source", "kind"])
 REPLAYED = Counter("whistle_incidents_replayed_total", "Idempotent replays answered", ["source"])
+for _source in ("hotline", "grid", "resident"):
+    for _kind in ("complaint", "request", "report", "service_order"):
+        RECEIVED.labels(_source, _kind)
 CLASSIFIED = Counter("whistle_classifications_total", "Category decisions",
                      ["outcome", "category"])
 

@@ -25,6 +25,9 @@ LATENCY = Histogram("whistle_notification_delivery_seconds", "Event to delivery"
                     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 28800))
 PENDING_RETRIES = Gauge("whistle_notifications_pending_retries",
                         "Notifications waiting for another attempt")
+for _channel in ("sms", "webhook", "email", "inbox"):
+    for _outcome in ("sent", "failed", "dead", "rate_limited"):
+        SENT.labels(_channel, _outcome)
 CLAIMABLE = "status IN ('pending','deferred') OR (status='sending' AND lease_until < $1)"
 
 

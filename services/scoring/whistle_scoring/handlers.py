@@ -23,6 +23,8 @@ SOURCE = "/whistle/scoring"
 POINTS_AWARDED = Counter("whistle_points_awarded_total", "Points awarded to volunteers")
 POINTS_REDEEMED = Counter("whistle_points_redeemed_total", "Points redeemed by volunteers")
 TASKS_CREATED = Counter("whistle_tasks_created_total", "Volunteer tasks created", ["source"])
+for _source in ("case", "posted"):
+    TASKS_CREATED.labels(_source)
 
 
 class Conflict(Exception):

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from importlib import resources
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 from whistle_catalogue import load_territory
 from whistle_common.consumer import ConsumerSpec
-from whistle_common.service import create_service
+from whistle_common.service import Runtime, create_service
 from whistle_common.topics import CASES_EVENTS
 
 from . import handlers
 from .domain.points import PointsRules
 from .entrypoints import http
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def load_context() -> handlers.Context:
@@ -29,10 +34,56 @@ def case_consumer() -> ConsumerSpec:
                         handlers={t: handlers.on_case_event for t in handlers.ASSESSED})
 
 
+DEPT_RATE = Gauge("whistle_department_rate",
+                  "This month's assessment rates per department (0–1)", ["dept", "rate"])
+DEPT_SCORE = Gauge("whistle_department_score", "This month's weighted score", ["dept"])
+COMMUNITY_POINTS = Gauge("whistle_community_points_month",
+                         "Points awarded this month per community", ["community"])
+
+
+async def refresh_gauges(ctx: handlers.Context, runtime: Runtime, every: float) -> None:
+    """Keep this month's rates, scores and community points current for Prometheus."""
+    from datetime import UTC, datetime
+
+    from .domain.periods import month_of, parse_period
+
+    for code in ctx.territory.communities:
+        COMMUNITY_POINTS.labels(code).set(0)
+    while True:
+        try:
+            period = parse_period(month_of(datetime.now(UTC)))
+            async with runtime.db().acquire() as conn:
+                for row in await handlers.ranking(ctx, conn, period):
+                    for rate, value in row["rates"].items():
+                        DEPT_RATE.labels(row["dept"], rate).set(value if value is not None
+                                                                else float("nan"))
+                    DEPT_SCORE.labels(row["dept"]).set(row["score"] or 0)
+                for row in await conn.fetch(
+                        "SELECT v.community, sum(t.points) AS points FROM ledger_txns t JOIN "
+                        "volunteers v ON v.id=t.volunteer_id WHERE t.kind='award' AND t.at >= $1 "
+                        "GROUP BY v.community", period.start):
+                    COMMUNITY_POINTS.labels(row["community"]).set(row["points"])
+        except Exception:  # noqa: BLE001 - gauges must never stop the service
+            log.exception("gauge refresh failed")
+        await asyncio.sleep(every)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the scoring service app (nothing opens until the lifespan runs)."""
     settings = settings or Settings()
+    ctx = load_context()
+    tasks: list[asyncio.Task] = []
+
+    async def start_gauges(runtime: Runtime) -> None:
+        tasks.append(asyncio.create_task(refresh_gauges(ctx, runtime, 15.0)))
+
+    async def stop_gauges(_: Runtime) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     app = create_service(settings=settings, package="whistle_scoring", title="Whistle scoring",
-                         routers=[http.router], consumers=[case_consumer()])
-    app.state.ctx = load_context()
+                         routers=[http.router], consumers=[case_consumer()],
+                         on_start=[start_gauges], on_stop=[stop_gauges])
+    app.state.ctx = ctx
     return app
