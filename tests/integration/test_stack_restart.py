@@ -22,6 +22,35 @@ async def _topics(bootstrap: str) -> set[str]:
         await admin.close()
 
 
+async def test_postgres_down_means_503_with_retry_after_never_201(live):
+    stack = live.stack
+    if stack.postgres.external_url:
+        pytest.skip("Postgres is external: the suite cannot stop it")
+    from tests.support.incidents import incident, post
+
+    await asyncio.to_thread(stack.postgres.stop)
+    try:
+        async with live.http("intake") as client:
+            answers = [await post(client, incident()) for _ in range(5)]
+    finally:
+        await asyncio.to_thread(stack.postgres.start)
+    assert {r.status_code for r in answers} == {503}
+    assert all(r.headers.get("retry-after") for r in answers)
+    assert answers[0].json()["type"].endswith("/unavailable")
+    conn = await live.db("intake")
+    try:
+        ids = [r.json().get("incident_id") for r in answers]
+        assert ids == [None] * 5
+        import json
+
+        keys = [json.loads(r.request.content)["external_id"] for r in answers]
+        stored = await conn.fetchval("SELECT count(*) FROM incidents WHERE external_id = ANY($1)",
+                                     keys)
+        assert stored == 0
+    finally:
+        await conn.close()
+
+
 async def test_restart_keeps_topics_and_rows(live):
     stack = live.stack
     if stack.external_kafka or stack.postgres.external_url:

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from .db import UNAVAILABLE
 from .dlq import send_to_dlq
 from .envelope import Envelope, EnvelopeError, decode
 from .idempotency import claim_event
@@ -20,9 +21,7 @@ from .metrics import EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
 from .topics import event_types_of
 
 log = structlog.get_logger(__name__)
-TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-             asyncpg.InterfaceError, asyncpg.TooManyConnectionsError, asyncio.TimeoutError,
-             asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
+TRANSIENT = (*UNAVAILABLE, asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 MAX_BUG_ATTEMPTS = 5
 
 

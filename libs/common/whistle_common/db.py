@@ -73,3 +73,10 @@ async def migrate(conn: asyncpg.Connection, packages: list[str]) -> list[str]:
 def _has_statements(sql: str) -> bool:
     """False for a file of only comments and blank lines (asyncpg rejects an empty query)."""
     return any(line.strip() and not line.strip().startswith("--") for line in sql.splitlines())
+
+
+# Errors meaning "the database is not reachable right now": answer 503 with Retry-After,
+# never a 2xx for something not stored, never a 500.
+UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError,
+               asyncpg.CannotConnectNowError, asyncpg.InterfaceError,
+               asyncpg.TooManyConnectionsError, asyncpg.OperatorInterventionError)

@@ -8,6 +8,7 @@ from importlib import resources
 from fastapi import FastAPI
 from whistle_catalogue import load_catalogue, load_territory
 from whistle_common.consumer import ConsumerSpec
+from whistle_common.ratelimit import TokenBuckets
 from whistle_common.service import create_service
 from whistle_common.topics import CASES_EVENTS, EVENT_TYPES
 
@@ -32,4 +33,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          routers=[http.router, open311.router], consumers=consumers,
                          form_prefixes=("/open311/",))
     app.state.ref = handlers.Reference(load_catalogue(), load_territory(), load_classifier())
+    app.state.buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
     return app

@@ -1,7 +1,15 @@
 """Settings of the intake service, from environment variables."""
 
+from pydantic import AliasChoices, Field
 from whistle_common.settings import service_settings
 
 
 class Settings(service_settings("intake", 8001)):
-    """intake settings: the common ones plus anything below."""
+    """intake settings: the common ones plus the per-client rate limit."""
+
+    rate_limit_per_second: float = Field(
+        300.0, gt=0, validation_alias=AliasChoices("INTAKE_RATE_LIMIT_PER_SECOND",
+                                                   "rate_limit_per_second"))
+    rate_limit_burst: float = Field(
+        600.0, ge=1, validation_alias=AliasChoices("INTAKE_RATE_LIMIT_BURST",
+                                                   "rate_limit_burst"))

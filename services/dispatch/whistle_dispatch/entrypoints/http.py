@@ -9,6 +9,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from whistle_common.auth import Principal, authenticate, require
+from whistle_common.db import UNAVAILABLE
 from whistle_common.problems import ProblemError
 
 from .. import handlers
@@ -30,8 +31,7 @@ def street_office_or_operator(request: Request) -> Principal:
 
 
 Supervisor = Annotated[Principal, Depends(street_office_or_operator)]
-DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-           asyncpg.InterfaceError, TimeoutError)
+DB_DOWN = UNAVAILABLE
 
 
 def _ctx(request: Request) -> handlers.Context:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, Depends, Request, Response
 from whistle_common.auth import Principal, require
+from whistle_common.db import UNAVAILABLE
 from whistle_common.problems import ProblemError
 
 from .. import handlers
@@ -18,10 +18,10 @@ from ..schemas import IncidentAccepted, IncidentCreate, IncidentRead, TimelineEn
 router = APIRouter(prefix="/v1", tags=["intake"])
 Writer = Annotated[Principal, Depends(require("incidents:write"))]
 Reader = Annotated[Principal, Depends(require("incidents:read"))]
-DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-           asyncpg.InterfaceError, asyncpg.TooManyConnectionsError, TimeoutError)
+DB_DOWN = UNAVAILABLE
 
 PROBLEMS = {422: {"description": "validation problem (application/problem+json)"},
+            429: {"description": "over the client's rate; retry after the given seconds"},
             409: {"description": "same idempotency key, different body"},
             503: {"description": "storage unavailable; retry after the given seconds"}}
 
@@ -32,8 +32,9 @@ def unavailable() -> ProblemError:
                         headers={"Retry-After": "5"})
 
 
-async def accept(request: Request, draft: IncidentCreate) -> handlers.Outcome:
+async def accept(request: Request, draft: IncidentCreate, client: str) -> handlers.Outcome:
     """Run submit_incident, mapping domain and storage failures to problem details."""
+    request.app.state.buckets.check(client)
     runtime = request.app.state.runtime
     try:
         return await handlers.submit_incident(runtime.db(), draft, ref=request.app.state.ref,
@@ -50,9 +51,9 @@ async def accept(request: Request, draft: IncidentCreate) -> handlers.Outcome:
 
 @router.post("/incidents", status_code=201, response_model=IncidentAccepted, responses=PROBLEMS)
 async def post_incident(draft: IncidentCreate, request: Request, response: Response,
-                        _: Writer) -> IncidentAccepted:
+                        caller: Writer) -> IncidentAccepted:
     """Accept an incident; a replay of (source, external_id) returns the first answer (200)."""
-    outcome = await accept(request, draft)
+    outcome = await accept(request, draft, caller.client)
     if not outcome.created:
         response.status_code = 200
     row = outcome.row

@@ -110,7 +110,7 @@ async def post_request(fmt: str, request: Request) -> Response:
         return _error(fmt, 403, "api_key may not create requests")
     try:
         draft = _draft(form)
-        outcome = await accept(request, draft)
+        outcome = await accept(request, draft, principal.client)
     except ValidationError as exc:
         return _error(fmt, 400, "; ".join(e["msg"] for e in exc.errors())[:500])
     except ProblemError as exc:

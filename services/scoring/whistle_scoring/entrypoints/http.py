@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from whistle_common.auth import Principal, authenticate, require
+from whistle_common.db import UNAVAILABLE
 from whistle_common.problems import ProblemError
 
 from .. import handlers
@@ -17,8 +17,7 @@ from ..schemas import ClaimCreate, CompletionCreate, RedemptionCreate, TaskCreat
 router = APIRouter(prefix="/v1", tags=["scoring"])
 Caller = Annotated[Principal, Depends(authenticate)]
 Community = Annotated[Principal, Depends(require("community"))]
-DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-           asyncpg.InterfaceError, TimeoutError)
+DB_DOWN = UNAVAILABLE
 
 
 def _for_volunteer(caller: Principal, volunteer_id: str) -> None:
