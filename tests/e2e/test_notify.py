@@ -229,10 +229,14 @@ async def test_quiet_hours_defer_a_non_urgent_resident_sms(live, peers):
 
 
 async def test_a_storm_of_messages_does_not_flood_one_phone(live, peers):
+    import random
+    import uuid
+
     from kafka import KafkaProducer
 
-    http, phone = peers["http"], "13700006666"
-    recipient = "volunteer:storm-test"
+    volunteer = f"storm-{uuid.uuid4().hex[:8]}"
+    http, phone = peers["http"], f"1370000{random.randint(0, 9999):04d}"
+    recipient = f"volunteer:{volunteer}"
     import httpx
 
     async with httpx.AsyncClient(base_url=peers["url"]) as client:
@@ -240,8 +244,8 @@ async def test_a_storm_of_messages_does_not_flood_one_phone(live, peers):
                          json={"channels": ["sms"], "phone": phone})
     producer = KafkaProducer(bootstrap_servers=live.bootstrap, acks="all")
     for i in range(12):
-        event = new_event("points.awarded.v1", source="/test", subject="storm-test",
-                          data={"volunteer_id": "storm-test", "points": i + 1, "hours": 1})
+        event = new_event("points.awarded.v1", source="/test", subject=volunteer,
+                          data={"volunteer_id": volunteer, "points": i + 1, "hours": 1})
         producer.send("points.events", key=event.key, value=event.to_bytes())
     producer.flush()
     producer.close()

@@ -90,7 +90,7 @@ def endpoints(i: dict) -> list[tuple[str, str, str, dict | None, set[str] | str]
         ("scoring", "GET", "/v1/departments/ranking?period=2026-11", None, {"operator"}),
         ("notify", "GET", "/v1/notifications?recipient=dept:gongan", None, {"deptA", "operator"}),
         ("notify", "GET", f"/v1/notifications/{i['notification']}", None, {"deptA", "operator"}),
-        ("notify", "PUT", "/v1/recipients/dept:gongan/preferences", {"channels": ["inbox"]},
+        ("notify", "PUT", "/v1/recipients/dept:gongan/preferences", {},  # {} = no restriction
          {"deptA", "operator"}),
     ]
 

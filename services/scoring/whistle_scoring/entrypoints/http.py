@@ -47,9 +47,12 @@ async def _run(request: Request, action, *, transaction: bool = True):
                            headers={"Retry-After": "5"}) from exc
 
 
-def _period(text: str | None):
+def _period(text: str | None, *, required: bool = True):
+    """The period of a query; 422 when it is malformed, or empty but required."""
+    if not text and not required:
+        return None
     try:
-        return parse_period(text) if text else None
+        return parse_period(text or "")
     except ValueError as exc:
         raise ProblemError(422, "bad-period", "Bad period", str(exc)) from exc
 
@@ -143,7 +146,7 @@ async def leaderboards(request: Request, scope: str, period: str | None = None) 
         raise ProblemError(422, "bad-scope", "Bad scope", "use community:<code> or street:<code>")
     from datetime import UTC, datetime
 
-    chosen = _period(period) or parse_period(month_of(datetime.now(UTC)))
+    chosen = _period(period, required=False) or parse_period(month_of(datetime.now(UTC)))
     return await _run(request, lambda ctx, c: handlers.leaderboard(
         ctx, c, level=level, code=code, period=chosen, limit=ctx.top[chosen.kind]),
         transaction=False)
