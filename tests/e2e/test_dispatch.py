@@ -10,21 +10,9 @@ from whistle_common.topics import CASES_EVENTS, INCIDENTS_RECEIVED
 
 from tests.support import depts
 from tests.support.incidents import incident, post
-from tests.support.stack import HOTLINE, OPERATOR, dept_headers, eventually
+from tests.support.stack import HOTLINE, OPERATOR, case_of, dept_headers, eventually
 
 pytestmark = pytest.mark.e2e
-
-
-async def _case_of(live, incident_id: str) -> str:
-    async def find():
-        conn = await live.db("dispatch")
-        try:
-            return await conn.fetchval("SELECT id::text FROM cases WHERE incident_id=$1",
-                                       incident_id)
-        finally:
-            await conn.close()
-
-    return await eventually(find, timeout=30, what=f"case for incident {incident_id}")
 
 
 async def _get_case(live, case_id: str, headers=OPERATOR) -> dict:
@@ -109,7 +97,7 @@ async def test_operator_whistle_summons_more_departments(live):
     async with live.http("intake") as client:
         created = (await post(client, incident(category="sanitation",
                                                description="垃圾堆放很多天"))).json()
-    case_id = await _case_of(live, created["incident_id"])
+    case_id = await case_of(live, created["incident_id"])
     tail = depts.order_tail(live, "huanbao")
     async with live.http("dispatch") as client:
         resp = await client.post(f"/v1/cases/{case_id}/whistle", headers=OPERATOR,
@@ -129,7 +117,7 @@ async def test_operator_whistle_summons_more_departments(live):
 async def test_forged_and_unassigned_reports_go_to_the_dlq_and_change_nothing(live):
     async with live.http("intake") as client:
         created = (await post(client, incident(category="noise"))).json()
-    case_id = await _case_of(live, created["incident_id"])
+    case_id = await case_of(live, created["incident_id"])
     before = await _get_case(live, case_id)
     dlq = live.tail("dispatch.reports.dlq")
     value, headers = depts.forged(case_id, "gongan")
@@ -154,7 +142,7 @@ async def test_forged_and_unassigned_reports_go_to_the_dlq_and_change_nothing(li
 async def test_http_reports_are_scoped_to_assigned_departments(live):
     async with live.http("intake") as client:
         created = (await post(client, incident(category="noise"))).json()
-    case_id = await _case_of(live, created["incident_id"])
+    case_id = await case_of(live, created["incident_id"])
     async with live.http("dispatch") as client:
         other = await client.post(f"/v1/cases/{case_id}/reports", json={"kind": "acknowledged"},
                                   headers=dept_headers("huanwei"))

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from tests.support.incidents import incident, post
-from tests.support.stack import ExtraWorkers, eventually
+from tests.support.stack import ExtraWorkers, eventually, lead_orders_by_incident
 
 pytestmark = pytest.mark.e2e
 
@@ -45,18 +45,7 @@ async def test_killing_one_dispatch_worker_loses_and_doubles_nothing(live):
         rows = await eventually(all_cases, timeout=90, what="a case for every incident")
         assert all(r["n"] == 1 for r in rows)
         wanted = set(accepted)
-
-        def lead(e):
-            return e.data.get("incident_id") in wanted and e.data.get("role") == "lead"
-
-        await asyncio.to_thread(orders.wait_for, lead, count=len(accepted), timeout=90)
-        await asyncio.sleep(3)
-        await asyncio.to_thread(orders.poll, 1)
-        seen: dict[str, set[str]] = {}
-        events = orders.matching(lead)
-        for e in events:
-            seen.setdefault(e.data["incident_id"], set()).add(e.id)
-        copies = len(events) - sum(len(v) for v in seen.values())
+        seen, copies = await lead_orders_by_incident(orders, wanted, timeout=90)
         print(f"\nfailover: accepted {len(accepted)}, cases {len(rows)}, lost 0, "
               f"distinct lead orders {sum(len(v) for v in seen.values())}, "
               f"redelivered copies (same event id) {copies}")

@@ -13,7 +13,7 @@ from whistle_common.signing import verify
 from tests.support import depts
 from tests.support.incidents import incident, post
 from tests.support.receivers import HttpPeers, MailBox, webhook_json
-from tests.support.stack import OPERATOR, ExtraWorkers, dept_headers, eventually
+from tests.support.stack import OPERATOR, ExtraWorkers, case_of, dept_headers, eventually
 
 pytestmark = pytest.mark.e2e
 STREET_MAIL = "jiedao@wenchang.example.cn"
@@ -192,17 +192,7 @@ async def test_quiet_hours_defer_a_non_urgent_resident_sms(live, peers):
                                 json={"quiet_hours": {"start": start.strftime("%H:%M:%S"),
                                                       "end": end.strftime("%H:%M:%S")}})
         assert resp.status_code == 200, resp.text
-    case_id = None
-
-    async def case_of():
-        conn = await live.db("dispatch")
-        try:
-            return await conn.fetchval("SELECT id::text FROM cases WHERE incident_id=$1",
-                                       created["incident_id"])
-        finally:
-            await conn.close()
-
-    case_id = await eventually(case_of, timeout=30, what="case")
+    case_id = await case_of(live, created["incident_id"])
     await depts.report(live, "gongan", case_id, "acknowledged")
     await depts.report(live, "gongan", case_id, "resolved", result="已处理完毕")
 

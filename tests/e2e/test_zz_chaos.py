@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.support.incidents import incident
-from tests.support.stack import HOTLINE, eventually
+from tests.support.stack import HOTLINE, all_ready, eventually, lead_orders_by_incident
 
 pytestmark = pytest.mark.e2e
 FAULTS = ["intake", "dispatch", "scoring", "notify", "kafka", "postgres"]
@@ -54,17 +54,6 @@ async def _fault(live, name: str) -> None:
         await asyncio.to_thread(stack.services.wait_ready, [name], timeout=120)
 
 
-async def _all_ready(live) -> bool:
-    async with httpx.AsyncClient(timeout=3) as client:
-        for service in ("intake", "dispatch", "scoring", "notify"):
-            try:
-                if (await client.get(f"{live.url(service)}/readyz")).status_code != 200:
-                    return False
-            except httpx.HTTPError:
-                return False
-    return True
-
-
 async def test_nothing_acknowledged_is_lost_or_doubled_under_faults(live):
     if live.stack.external_kafka or live.stack.postgres.external_url:
         pytest.skip("the suite can only fault the servers it runs itself")
@@ -75,7 +64,7 @@ async def test_nothing_acknowledged_is_lost_or_doubled_under_faults(live):
     for name in FAULTS:
         await asyncio.sleep(3)
         await _fault(live, name)
-        await eventually(lambda: _all_ready(live), timeout=120, interval=1,
+        await eventually(lambda: all_ready(live), timeout=120, interval=1,
                          what=f"stack ready after the {name} fault")
     await asyncio.sleep(3)
     stop.set()
@@ -97,16 +86,7 @@ async def test_nothing_acknowledged_is_lost_or_doubled_under_faults(live):
 
     rows = await eventually(every_case, timeout=180, interval=1, what="a case per incident")
 
-    def lead(e):
-        return e.data.get("incident_id") in wanted and e.data.get("role") == "lead"
-
-    await asyncio.to_thread(orders.wait_for, lead, count=len(wanted), timeout=180)
-    await asyncio.sleep(3)
-    await asyncio.to_thread(orders.poll, 1)
-    by_incident: dict[str, set[str]] = {}
-    events = orders.matching(lead)
-    for e in events:
-        by_incident.setdefault(e.data["incident_id"], set()).add(e.id)
+    by_incident, copies = await lead_orders_by_incident(orders, wanted, timeout=180)
     orders.close()
 
     notify = await live.db("notify")
@@ -128,7 +108,7 @@ async def test_nothing_acknowledged_is_lost_or_doubled_under_faults(live):
               "duplicate_cases": sum(r["n"] - 1 for r in rows),
               "lost": len(wanted) - len(rows), "lead_orders": len(by_incident),
               "orders_with_two_ids": sum(len(v) > 1 for v in by_incident.values()),
-              "redelivered_copies": len(events) - sum(len(v) for v in by_incident.values()),
+              "redelivered_copies": copies,
               "doubled_notifications": doubled_notes, "unbalanced_ledger_txns": unbalanced,
               "balance_drift": drift, "faults": FAULTS}
     print("\nfault suite: " + json.dumps(counts))

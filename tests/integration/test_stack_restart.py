@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support.stack import eventually, unique
+from tests.support.stack import all_ready, eventually, unique
 
 pytestmark = pytest.mark.integration
 
@@ -76,17 +75,8 @@ async def test_restart_keeps_topics_and_rows(live):
     finally:
         await conn.close()
 
-    async def all_ready():
-        async with httpx.AsyncClient(timeout=3) as client:
-            for service in ("intake", "dispatch", "scoring", "notify"):
-                try:
-                    if (await client.get(f"{live.url(service)}/readyz")).status_code != 200:
-                        return False
-                except httpx.HTTPError:
-                    return False
-        return True
-
-    await eventually(all_ready, timeout=90, interval=1, what="services ready after restart")
+    await eventually(lambda: all_ready(live), timeout=90, interval=1,
+                     what="services ready after restart")
 
     from tests.support.incidents import incident, post
 

@@ -169,3 +169,44 @@ class ExtraWorkers:
             if pid:
                 stop_pid(pid)
             self.live.stack.layout.pidfile(name).unlink(missing_ok=True)
+
+
+async def all_ready(live: Live) -> bool:
+    """Whether all four services answer /readyz with 200."""
+    async with httpx.AsyncClient(timeout=3) as client:
+        for service in ("intake", "dispatch", "scoring", "notify"):
+            try:
+                if (await client.get(f"{live.url(service)}/readyz")).status_code != 200:
+                    return False
+            except httpx.HTTPError:
+                return False
+    return True
+
+
+async def case_of(live: Live, incident_id: str, timeout: float = 30) -> str:
+    """The id of the case dispatch made for an incident (waits for it)."""
+    async def find():
+        conn = await live.db("dispatch")
+        try:
+            return await conn.fetchval("SELECT id::text FROM cases WHERE incident_id=$1",
+                                       incident_id)
+        finally:
+            await conn.close()
+
+    return await eventually(find, timeout=timeout, what=f"case for incident {incident_id}")
+
+
+async def lead_orders_by_incident(tail: TopicTail, wanted: set[str],
+                                  timeout: float) -> tuple[dict[str, set[str]], int]:
+    """Lead orders seen for `wanted` incidents: event ids per incident, and copies."""
+    def lead(e):
+        return e.data.get("incident_id") in wanted and e.data.get("role") == "lead"
+
+    await asyncio.to_thread(tail.wait_for, lead, count=len(wanted), timeout=timeout)
+    await asyncio.sleep(3)  # a second order, if any, would show by now
+    await asyncio.to_thread(tail.poll, 1)
+    events = tail.matching(lead)
+    by_incident: dict[str, set[str]] = {}
+    for e in events:
+        by_incident.setdefault(e.data["incident_id"], set()).add(e.id)
+    return by_incident, len(events) - sum(len(v) for v in by_incident.values())
