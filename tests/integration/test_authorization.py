@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.incidents import incident, post
-from tests.support.stack import HOTLINE, OPERATOR, eventually
+from tests.support.stack import HOTLINE, OPERATOR, case_of, eventually
 
 pytestmark = pytest.mark.integration
 TOKENS = {
@@ -23,15 +23,7 @@ async def ids(live):
     async with live.http("intake") as client:
         created = (await post(client, incident(category="noise"))).json()
 
-    async def case_id():
-        conn = await live.db("dispatch")
-        try:
-            return await conn.fetchval("SELECT id::text FROM cases WHERE incident_id=$1",
-                                       created["incident_id"])
-        finally:
-            await conn.close()
-
-    case = await eventually(case_id, timeout=30, what="case")
+    case = await case_of(live, created["incident_id"])
     async with live.http("scoring") as client:
         vol = (await client.post("/v1/volunteers", headers=TOKENS["community"], json={
             "name": "矩阵测试", "community": "120119001001", "team_colour": "blue"})).json()

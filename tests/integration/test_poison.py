@@ -8,7 +8,7 @@ import pytest
 from whistle_common.envelope import new_event
 
 from tests.support.incidents import incident, post
-from tests.support.stack import eventually
+from tests.support.stack import case_of, eventually
 
 pytestmark = pytest.mark.integration
 CONSUMERS = {  # topic → the services consuming it
@@ -74,12 +74,4 @@ async def test_poison_on_every_consumed_topic(live):
     async with live.http("intake") as client:  # the consumers kept going
         created = (await post(client, incident())).json()
 
-    async def case():
-        conn = await live.db("dispatch")
-        try:
-            return await conn.fetchval("SELECT 1 FROM cases WHERE incident_id=$1",
-                                       created["incident_id"])
-        finally:
-            await conn.close()
-
-    await eventually(case, timeout=30, what="a valid incident after the poison")
+    await case_of(live, created["incident_id"])  # a valid incident after the poison

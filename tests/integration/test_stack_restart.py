@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support.stack import all_ready, eventually, unique
+from tests.support.stack import all_ready, case_of, eventually, unique
 
 pytestmark = pytest.mark.integration
 
@@ -83,12 +83,4 @@ async def test_restart_keeps_topics_and_rows(live):
     async with live.http("intake") as client:
         created = (await post(client, incident())).json()
 
-    async def dispatched():
-        conn = await live.db("dispatch")
-        try:
-            return await conn.fetchval("SELECT count(*) FROM cases WHERE incident_id=$1",
-                                       created["incident_id"])
-        finally:
-            await conn.close()
-
-    await eventually(dispatched, timeout=60, what="outbox relays publish after the restart")
+    await case_of(live, created["incident_id"], timeout=60)  # relays publish after the restart

@@ -37,9 +37,15 @@ class Channel(Protocol):
         """Deliver or raise DeliveryError."""
 
 
-def _http_error(resp: httpx.Response) -> DeliveryError:
-    permanent = 400 <= resp.status_code < 500 and resp.status_code not in (408, 429)
-    return DeliveryError(f"HTTP {resp.status_code}", permanent=permanent)
+async def _post(client: httpx.AsyncClient, what: str, url: str, **request) -> None:
+    """POST; unreachable or 5xx/408/429 is worth a retry, any other 4xx is permanent."""
+    try:
+        resp = await client.post(url, **request)
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"{what} unreachable: {type(exc).__name__}") from exc
+    if resp.status_code >= 300:
+        permanent = 400 <= resp.status_code < 500 and resp.status_code not in (408, 429)
+        raise DeliveryError(f"HTTP {resp.status_code}", permanent=permanent)
 
 
 class WebhookChannel:
@@ -64,12 +70,7 @@ class WebhookChannel:
         headers = {"content-type": "application/json", "x-whistle-timestamp": timestamp,
                    "x-whistle-signature": sign(secret, timestamp, body),
                    "idempotency-key": message.notification_id}
-        try:
-            resp = await self.client.post(message.address, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"webhook unreachable: {type(exc).__name__}") from exc
-        if resp.status_code >= 300:
-            raise _http_error(resp)
+        await _post(self.client, "webhook", message.address, content=body, headers=headers)
 
 
 class SmsGatewayChannel:
@@ -85,16 +86,11 @@ class SmsGatewayChannel:
             raise DeliveryError("no SMS gateway configured", permanent=True)
         if not message.address:
             raise DeliveryError("no phone number for the recipient", permanent=True)
-        try:
-            resp = await self.client.post(
-                self.url, json={"to": message.address, "text": message.body,
-                                "client_ref": message.notification_id},
-                headers={"authorization": f"Bearer {self.key}",
-                         "idempotency-key": message.notification_id})
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"SMS gateway unreachable: {type(exc).__name__}") from exc
-        if resp.status_code >= 300:
-            raise _http_error(resp)
+        await _post(self.client, "SMS gateway", self.url,
+                    json={"to": message.address, "text": message.body,
+                          "client_ref": message.notification_id},
+                    headers={"authorization": f"Bearer {self.key}",
+                             "idempotency-key": message.notification_id})
 
 
 class EmailChannel:
