@@ -20,7 +20,9 @@ def test_no_server_errors(live, service):
     result = subprocess.run(
         [cli, "run", f"{live.url(service)}/openapi.json", "--checks", "not_a_server_error",
          "-H", "Authorization: Bearer dev-operator-token", "--max-examples", "15",
-         "--workers", "2", "--no-color", "--seed", "7"],
+         "--workers", "2", "--no-color", "--seed", "7",
+         # /readyz answers 503 by design while a dependency is not ready
+         "--exclude-path", "/readyz"],
         capture_output=True, text=True, timeout=600)
     out = result.stdout + result.stderr
     generated = re.findall(r"(\d+) generated", out)
