@@ -32,6 +32,9 @@ class Category:
     whistle: bool
     default_kind: str
     resolution: str
+    area: str = "其他"
+    klass: str = "其他"
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,25 @@ class Catalogue:
     categories: dict[str, Category]
     place_rules: tuple[PlaceRule, ...]
     return_candidates: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def category(self, code: str) -> Category | None:
-        return self.categories.get(code)
+        """The leaf of a code, following an alias of an older catalogue version."""
+        return self.categories.get(self.aliases.get(code, code))
+
+    def canonical(self, code: str) -> str | None:
+        """The leaf code a code stands for (itself, or the leaf an alias points to)."""
+        found = self.category(code)
+        return found.code if found is not None else None
+
+    def tree(self) -> list[dict[str, Any]]:
+        """The three-level tree (area → class → matter) in catalogue order."""
+        areas: dict[str, dict[str, list[str]]] = {}
+        for cat in self.categories.values():
+            areas.setdefault(cat.area, {}).setdefault(cat.klass, []).append(cat.code)
+        return [{"area": area, "classes": [{"class": k, "categories": codes}
+                                           for k, codes in classes.items()]}
+                for area, classes in areas.items()]
 
     def as_dict(self) -> dict[str, Any]:
         """The catalogue as served by GET /v1/categories."""
@@ -64,8 +83,14 @@ class Catalogue:
             "categories": [
                 {"code": c.code, "name": c.name, "lead": c.lead, "co": list(c.co),
                  "priority": c.priority, "deadlines": c.deadlines, "whistle": c.whistle,
-                 "default_kind": c.default_kind, "resolution": c.resolution}
+                 "default_kind": c.default_kind, "resolution": c.resolution,
+                 "area": c.area, "class": c.klass, "description": c.description,
+                 "lead_name": self.departments[c.lead].name}
                 for c in self.categories.values()],
+            "aliases": dict(self.aliases),
+            "tree": self.tree(),
+            "departments": [{"code": d.code, "name": d.name, "level": d.level, "duty": d.duty}
+                            for d in self.departments.values()],
         }
 
 
@@ -76,7 +101,9 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
     for c in raw["categories"]:
         cat = Category(code=c["code"], name=c["name"], lead=c["lead"], co=tuple(c["co"]),
                        priority=c["priority"], deadlines=c["deadlines"], whistle=c["whistle"],
-                       default_kind=c["default_kind"], resolution=c["resolution"])
+                       default_kind=c["default_kind"], resolution=c["resolution"],
+                       area=c.get("area", "其他"), klass=c.get("class", "其他"),
+                       description=c.get("description", ""))
         unknown = {cat.lead, *cat.co} - departments.keys()
         if unknown:
             raise ValueError(f"category {cat.code} names unknown departments {sorted(unknown)}")
@@ -85,7 +112,12 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
         raise ValueError("the catalogue needs a `general` category for triage")
     rules = tuple(PlaceRule(**r) for r in raw.get("place_rules", []))
     returns = {k: tuple(v) for k, v in raw.get("return_candidates", {}).items()}
-    return Catalogue(raw["version"], raw["timezone"], departments, categories, rules, returns)
+    aliases = dict(raw.get("aliases", {}))
+    broken = {a: t for a, t in aliases.items() if t not in categories or a in categories}
+    if broken:
+        raise ValueError(f"aliases must point from a retired code to a leaf: {broken}")
+    return Catalogue(raw["version"], raw["timezone"], departments, categories, rules, returns,
+                     aliases)
 
 
 @cache

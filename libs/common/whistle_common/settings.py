@@ -20,8 +20,12 @@ DEV_TOKENS: dict[str, dict] = {
     "dev-volunteer-token": {"client": "volunteer-app", "scopes": ["volunteer:*"]},
 }
 DEV_DEPARTMENTS = (
-    "chengguan", "huanbao", "shichang", "gongan", "jiaojing", "huanwei", "zhujian",
-    "minzheng", "jiaotong", "gongdian", "wuye", "shuiwu", "street_office", "community",
+    "chengguan", "chengguan_district", "huanbao", "shichang", "gongan", "jiaojing", "huanwei",
+    "zhujian", "minzheng", "jiaotong", "gongdian", "wuye", "shuiwu", "street_office",
+    "community", "renshe", "laodong_jiancha", "yibao", "jiaoyu", "weijian", "wenlv", "tiyu",
+    "nongye", "yingji", "xiaofang", "ranqi", "reli", "yuanlin", "shizheng", "guihua",
+    "gongjiao", "metro", "tax", "fangguan", "tongxin", "youzheng", "sifa", "tuiyi", "zhengwu",
+    "jinrong", "shangwu",
 )
 for _code in DEV_DEPARTMENTS:
     DEV_TOKENS[f"dev-dept-{_code}-token"] = {"client": f"dept-{_code}", "scopes": [f"dept:{_code}"]}

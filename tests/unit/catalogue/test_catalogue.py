@@ -37,3 +37,44 @@ def test_nearest_grid_by_coordinates():
     grid = terr.path("12011900100102").grid
     assert terr.nearest(grid.lat + 0.0002, grid.lon).grid.code == "12011900100102"
     assert terr.nearest(31.23, 121.47) is None  # Shanghai is not in this district
+
+
+FIRST_ROUND_CODES = {
+    "noise", "construction_noise", "street_vending", "sanitation", "illegal_parking",
+    "illegal_construction", "pollution", "food_safety", "public_security", "road_facility",
+    "power", "water", "property", "elderly_care", "group_rental", "service_order", "general"}
+
+
+def test_catalogue_is_a_three_level_tree_of_a_real_district():
+    cat = load_catalogue()
+    leaves = [c for c in cat.categories.values() if c.code not in ("general", "service_order")]
+    assert len(leaves) >= 80
+    assert len({c.lead for c in leaves} | {d for c in leaves for d in c.co}) >= 30
+    for needed in ("renshe", "laodong_jiancha", "yibao", "jiaoyu", "weijian", "wenlv",
+                   "nongye", "yingji", "xiaofang", "ranqi", "reli", "yuanlin", "shizheng",
+                   "guihua", "gongjiao", "tax"):
+        assert any(c.lead == needed for c in leaves), needed
+    tree = cat.tree()
+    areas = {a["area"] for a in tree}
+    assert {"劳动和社会保障", "卫生计生", "教育文体", "农村农业", "交通运输"} <= areas
+    assert sum(len(k["categories"]) for a in tree for k in a["classes"]) == len(cat.categories)
+    assert all(c.description and c.area and c.klass for c in leaves)
+
+
+def test_first_round_codes_stay_valid():
+    cat = load_catalogue()
+    assert all(cat.canonical(code) == code for code in FIRST_ROUND_CODES)
+
+
+def test_an_alias_names_its_leaf_and_must_point_at_one():
+    raw = {"version": "x", "timezone": "Asia/Shanghai",
+           "departments": [{"code": "a", "name": "A", "level": "street", "duty": ""}],
+           "categories": [{"code": c, "name": c, "lead": "a", "co": [], "priority": "normal",
+                           "deadlines": {}, "whistle": False, "default_kind": "complaint",
+                           "resolution": "lead"} for c in ("general", "gas_leak")],
+           "aliases": {"gas": "gas_leak"}}
+    cat = parse_catalogue(raw)
+    assert cat.category("gas").code == "gas_leak" and cat.canonical("gas") == "gas_leak"
+    assert cat.canonical("nothing") is None
+    with pytest.raises(ValueError, match="aliases"):
+        parse_catalogue({**raw, "aliases": {"gas": "missing"}})
