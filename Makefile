@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv >/dev/null 2>&1 && echo uv || echo python3 -m uv)
 UV_VERSION := 0.13.9
 
-.PHONY: help bootstrap run stop status test unit lint bench
+.PHONY: help bootstrap run stop status test unit lint bench eval
 
 help:
 	@echo "make run     start Kafka, PostgreSQL, the four services and the demo feed"
@@ -12,6 +12,7 @@ help:
 	@echo "make test    the whole test suite (starts and stops the stack itself)"
 	@echo "make unit    unit tests only (no Kafka, no PostgreSQL)"
 	@echo "make bench   ceilings and pipeline figures into bench/results/"
+	@echo "make eval    the classifier's evaluation report into bench/results/"
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -39,3 +40,6 @@ bench: bootstrap
 
 lint: bootstrap
 	@$(UV) run --frozen ruff check .
+
+eval: bootstrap
+	@$(UV) run --frozen python bench/eval_classifier.py

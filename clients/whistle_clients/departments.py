@@ -47,8 +47,9 @@ class Simulator:
     """Consumes every order topic and schedules each department's reports."""
 
     def __init__(self, bootstrap: str, dispatch_url: str, operator_token: str,
-                 secrets: dict[str, str] | None = None, seed: int | None = None) -> None:
-        self.bootstrap, self.dispatch_url = bootstrap, dispatch_url
+                 secrets: dict[str, str] | None = None, seed: int | None = None,
+                 intake_url: str = "http://127.0.0.1:8001") -> None:
+        self.bootstrap, self.dispatch_url, self.intake_url = bootstrap, dispatch_url, intake_url
         self.operator = {"Authorization": f"Bearer {operator_token}"}
         self.secrets = secrets or {}
         self.rng = random.Random(seed)
@@ -56,6 +57,7 @@ class Simulator:
         self.queue: list[tuple[float, int, str, str, str, dict]] = []
         self.withdrawn: set[tuple[str, str]] = set()
         self.counter = 0
+        self._leads: dict[str, str] = {}
         self.done = {"acknowledged": 0, "arrived": 0, "resolved": 0, "returned": 0,
                      "assigned": 0}
 
@@ -102,15 +104,42 @@ class Simulator:
                 continue
             try:
                 if kind == "assign":
-                    target = self.rng.choice(["chengguan", "huanwei", "wuye", "zhujian"])
-                    httpx.post(f"{self.dispatch_url}/v1/cases/{case_id}/assign",
-                               json={"dept": target}, headers=self.operator, timeout=10)
-                    self.done["assigned"] += 1
+                    self.assign_by_suggestion(case_id, avoid=dept)
                 else:
                     self.client(dept).report(case_id, kind, **fields)
                     self.done[kind] += 1
             except Exception as exc:  # noqa: BLE001 - a demo keeps going
                 print(f"{dept} {kind} on {case_id} failed: {exc}", flush=True)
+
+    def assign_by_suggestion(self, case_id: str, avoid: str | None = None) -> None:
+        """The simulated street office: the classifier's best suggestion that another
+        department leads (a real desk reads the text; see the console)."""
+        case = httpx.get(f"{self.dispatch_url}/v1/cases/{case_id}", headers=self.operator,
+                         timeout=10).json()
+        tried = {a["dept"] for a in case.get("assignments", [])} | {avoid}
+        lead_of = self.leads()
+        for suggestion in case.get("suggestions") or []:
+            if lead_of.get(suggestion["category"]) not in tried:
+                httpx.post(f"{self.dispatch_url}/v1/cases/{case_id}/assign",
+                           json={"category": suggestion["category"]}, headers=self.operator,
+                           timeout=10)
+                self.done["assigned"] += 1
+                return
+
+    def leads(self) -> dict[str, str]:
+        if not self._leads:
+            body = httpx.get(f"{self.intake_url}/v1/categories",
+                             timeout=10).json()
+            self._leads = {c["code"]: c["lead"] for c in body["categories"]}
+        return self._leads
+
+    def work_triage(self) -> None:
+        """Every so often, route what waits in the triage queue."""
+        page = httpx.get(f"{self.dispatch_url}/v1/cases", params={"status": "triage",
+                                                                  "limit": 50},
+                         headers=self.operator, timeout=10).json()
+        for item in page.get("items", []):
+            self.assign_by_suggestion(item["case_id"])
 
     def run(self, seconds: float = 0) -> None:
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id="department-sim",
@@ -129,6 +158,10 @@ class Simulator:
             self.fire_due()
             if time.monotonic() - last_print > 10:
                 last_print = time.monotonic()
+                try:
+                    self.work_triage()
+                except Exception as exc:  # noqa: BLE001 - a demo keeps going
+                    print(f"triage desk failed: {exc}", flush=True)
                 print(f"department sim: {self.done} pending {len(self.queue)}", flush=True)
         consumer.close()
         for c in self.clients.values():
@@ -138,11 +171,12 @@ class Simulator:
 @app.command()
 def main(bootstrap: str = typer.Option("127.0.0.1:9092", envvar="KAFKA_BOOTSTRAP_SERVERS"),
          dispatch_url: str = typer.Option("http://127.0.0.1:8002"),
+         intake_url: str = typer.Option("http://127.0.0.1:8001"),
          operator_token: str = typer.Option("dev-operator-token",
                                             envvar="WHISTLE_OPERATOR_TOKEN"),
          seconds: float = typer.Option(0, help="0 runs until interrupted")) -> None:
     """Act as every department: acknowledge, arrive, resolve, sometimes return."""
-    Simulator(bootstrap, dispatch_url, operator_token).run(seconds)
+    Simulator(bootstrap, dispatch_url, operator_token, intake_url=intake_url).run(seconds)
 
 
 if __name__ == "__main__":

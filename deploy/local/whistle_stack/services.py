@@ -41,6 +41,8 @@ class ServiceProcs:
             f"{name.upper()}_PORT": str(self.port(name)),
             "PYTHONUNBUFFERED": "1",
         })
+        if name == "intake":
+            env.setdefault("WHISTLE_MODEL_DIR", str(self.layout.state / "models"))
         return env
 
     def start(self, names: list[str], extra_env: dict[str, str] | None = None) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,6 +103,7 @@ def create_service(
     consumers: Sequence[ConsumerSpec] = (), dept_codes: Sequence[str] = (),
     on_start: Sequence[Hook] = (), on_stop: Sequence[Hook] = (), version: str = "0.1.0",
     form_prefixes: tuple[str, ...] = (), max_body_bytes: int = 64 * 1024,
+    ready_details: Mapping[str, Callable[[], Any]] | None = None,
 ) -> FastAPI:
     """Build one service's ASGI app; nothing is opened until the lifespan runs."""
     faust_app = make_faust_app(settings)
@@ -157,7 +158,8 @@ def create_service(
     install_problem_handlers(app)
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["ops"])
-    app.add_api_route("/readyz", _readyz(runtime), methods=["GET"], tags=["ops"])
+    app.add_api_route("/readyz", _readyz(runtime, ready_details or {}), methods=["GET"],
+                      tags=["ops"])
     for router in routers:
         app.include_router(router)
     return app
@@ -187,7 +189,7 @@ async def _healthz() -> dict:
     return {"status": "ok"}
 
 
-def _readyz(runtime: Runtime):
+def _readyz(runtime: Runtime, details: Mapping[str, Callable[[], Any]]):
     async def readyz() -> JSONResponse:
         """Readiness: Postgres and Kafka answer and the consumer group has joined."""
         checks = {"postgres": await _db_ok(runtime), "kafka": False, "consumers": False,
@@ -198,8 +200,10 @@ def _readyz(runtime: Runtime):
         checks["consumers"] = (not runtime.consumers) or (
             app.rebalancing_count > 0 and not app.rebalancing)
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        body = {"status": "ready" if ok else "not ready", "checks": checks}
+        # details describe a degraded but working mode (e.g. rules-only classification)
+        body.update({name: describe() for name, describe in details.items()})
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     return readyz
 

@@ -19,7 +19,7 @@ from .adapters import repository as repo
 from .domain import deadlines as dl
 from .domain.case import Case, DomainEvent, IllegalTransition
 from .domain.privacy import mask_phone
-from .domain.routing import route
+from .domain.routing import Routing, route
 from .domain.supervision import Policy, next_due, stage_name, still_pending
 
 SOURCE = "/whistle/dispatch"
@@ -37,6 +37,11 @@ OVERDUE = Counter("whistle_overdue_total", "Deadlines missed", ["deadline"])
 REOPENS = Counter("whistle_reopens_total", "Cases reopened after an unsatisfied rating")
 CLOSED = Counter("whistle_cases_closed_total", "Cases closed", ["reason"])
 RESOLVED = Counter("whistle_cases_resolved_total", "Cases resolved (办结)")
+TRIAGED = Counter("whistle_cases_triage_total", "Cases queued for a person to choose the category")
+CORRECTIONS = Counter("whistle_classification_corrections_total",
+                      "Category choices by a person, by why they were made", ["reason"])
+for _reason in ("triage", "return", "change"):
+    CORRECTIONS.labels(_reason)
 for _level in ("street", "district", "city"):
     ESCALATIONS.labels(_level)
 for _deadline in ("ack", "resolve"):
@@ -82,10 +87,13 @@ async def on_incident(ctx: Context, conn: asyncpg.Connection, msg: Incoming) -> 
     if path is None:
         raise Rejected("incident has no known grid_code", "invalid-incident")
     now = datetime.now(UTC)
-    routing = route(ctx.catalogue.category(category), path.facts(), list(ctx.catalogue.place_rules),
-                    kind=data.get("kind", "complaint"))
-    priority = data.get("priority") or ctx.catalogue.category(category).priority
+    leaf = ctx.catalogue.category(category)
+    category = leaf.code  # an alias of an older catalogue version names its leaf
+    kind = data.get("kind", "complaint")
+    routing = route(leaf, path.facts(), list(ctx.catalogue.place_rules), kind=kind)
+    priority = data.get("priority") or leaf.priority
     reporter = data.get("reporter") or {}
+    classification = data.get("classification") or {}
     facts = {
         "path": path.as_list(), "street": path.street.code, "district": path.district.code,
         "community": path.community.code, "grid_code": path.grid.code,
@@ -94,11 +102,21 @@ async def on_incident(ctx: Context, conn: asyncpg.Connection, msg: Incoming) -> 
         "tracking_no": data.get("tracking_no"), "received_at": data.get("received_at")
         or msg.envelope.time.isoformat(), "reporter_phone": reporter.get("phone"),
         "reporter_phone_masked": mask_phone(reporter.get("phone")),
-        "category_name": ctx.catalogue.category(category).name,
+        "category_name": leaf.name, "classified_as": category,
         "catalogue_version": ctx.catalogue.version, "source": data.get("source"),
+        "suggestions": data.get("suggestions") or classification.get("suggestions") or [],
+        "confidence": classification.get("confidence"),
+        "model_version": data.get("model_version") or classification.get("model_version"),
     }
+    if data.get("needs_triage") and kind != "service_order":
+        case = Case.open_for_triage(case_id=str(uuid.uuid4()), incident_id=incident_id,
+                                    category=category, kind=kind, priority=priority,
+                                    resolution=leaf.resolution, facts=facts, now=now)
+        await _commit(ctx, conn, case, now)
+        TRIAGED.inc()
+        return
     case = Case.open(case_id=str(uuid.uuid4()), incident_id=incident_id, category=category,
-                     kind=data.get("kind", "complaint"), priority=priority, routing=routing,
+                     kind=kind, priority=priority, routing=routing,
                      deadlines=case_deadlines(ctx, category, priority, now), facts=facts, now=now)
     await _commit(ctx, conn, case, now)
     received = datetime.fromisoformat(facts["received_at"])
@@ -173,16 +191,50 @@ async def whistle(ctx: Context, conn: asyncpg.Connection, case_id: str, depts: l
     return case, added
 
 
-async def assign(ctx: Context, conn: asyncpg.Connection, case_id: str, dept: str,
-                 by: str) -> Case:
-    """Manual assignment by the street office."""
+async def assign(ctx: Context, conn: asyncpg.Connection, case_id: str, *, dept: str | None,
+                 category: str | None, by: str) -> Case:
+    """A person routes a case: by category (its departments) or by lead department.
+
+    On a case in triage, after returns (退单) or when the category changes, the choice is a
+    labelled example (`classification.corrected.v1`) the classifier learns from.
+    """
     case = await _locked(conn, case_id)
-    if dept not in ctx.catalogue.departments:
-        raise IllegalTransition(f"unknown department {dept!r}")
     now = datetime.now(UTC)
-    case.assign(dept, case_deadlines(ctx, case.category, case.priority, now), now, by=by)
-    await _commit(ctx, conn, case, now)
+    if dept is not None and dept not in ctx.catalogue.departments:
+        raise IllegalTransition(f"unknown department {dept!r}")
+    if category is not None and ctx.catalogue.category(category) is None:
+        raise IllegalTransition(f"unknown category {category!r}")
+    if category is None and (case.status == "triage" or case.returns):
+        category = category_led_by(ctx.catalogue, dept, case.facts.get("suggestions", []))
+    if category is not None:
+        leaf = ctx.catalogue.category(category)
+        path = ctx.territory.path(case.facts["grid_code"])
+        routing = route(leaf, path.facts(), list(ctx.catalogue.place_rules), kind=case.kind)
+        if dept is not None and dept != routing.lead:
+            routing = Routing(dept, tuple(c for c in routing.co if c != dept), leaf.resolution)
+        reason = "return" if case.returns else "change"
+        case.reclassify(leaf.code, routing,
+                        case_deadlines(ctx, leaf.code, case.priority, now), now, by=by,
+                        resolution=leaf.resolution, reason=reason)
+    else:
+        case.assign(dept, case_deadlines(ctx, case.category, case.priority, now), now, by=by)
+    events = await _commit(ctx, conn, case, now)
+    for event in events:
+        if event.type == "classification.corrected.v1":
+            CORRECTIONS.labels(event.data["reason"]).inc()
     return case
+
+
+def category_led_by(catalogue: Any, dept: str, suggestions: list[dict]) -> str:
+    """The category a department stands for: the best suggestion it leads, else its first."""
+    for suggestion in suggestions:
+        leaf = catalogue.category(suggestion.get("category", ""))
+        if leaf is not None and leaf.lead == dept:
+            return leaf.code
+    for leaf in catalogue.categories.values():
+        if leaf.lead == dept:
+            return leaf.code
+    raise IllegalTransition(f"{dept} leads no category: choose a category")
 
 
 async def rate(ctx: Context, conn: asyncpg.Connection, case_id: str, rating: str,
@@ -285,7 +337,7 @@ async def _commit(ctx: Context, conn: asyncpg.Connection, case: Case,
 
 def _envelope(case: Case, event: DomainEvent, now: datetime):
     """Route a domain event: case.* to cases.events, orders to the department's topic."""
-    if event.type.startswith("case."):
+    if event.type.startswith("case.") or event.type == "classification.corrected.v1":
         data = _case_view(case) | event.data
         if event.type == "case.created.v1":
             data["reporter"] = {"phone": case.facts.get("reporter_phone")}

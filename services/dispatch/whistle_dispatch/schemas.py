@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ReportCreate(BaseModel):
@@ -27,10 +27,18 @@ class WhistleCreate(BaseModel):
 
 
 class AssignCreate(BaseModel):
-    """Manual assignment by the street office."""
+    """A person routes a case: by category (its lead and co-departments), by lead department,
+    or both (the category for the record, the department to lead)."""
 
     model_config = ConfigDict(extra="forbid")
-    dept: str = Field(min_length=1, max_length=64)
+    dept: str | None = Field(None, min_length=1, max_length=64)
+    category: str | None = Field(None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_needed(self):
+        if self.dept is None and self.category is None:
+            raise ValueError("give a category, a dept, or both")
+        return self
 
 
 class RatingCreate(BaseModel):

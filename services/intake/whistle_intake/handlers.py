@@ -18,9 +18,9 @@ from whistle_common.outbox import enqueue
 from whistle_common.topics import INCIDENTS_RECEIVED
 
 from .adapters import repository as repo
+from .adapters.model_store import ClassifierHolder
 from .adapters.phones import normalize_cn_phone
 from .domain import incident as rules
-from .domain.classifier import Classifier
 from .schemas import IncidentCreate
 
 SOURCE = "/whistle/intake"
@@ -32,6 +32,8 @@ for _source in ("hotline", "grid", "resident"):
         RECEIVED.labels(_source, _kind)
 CLASSIFIED = Counter("whistle_classifications_total", "Category decisions",
                      ["outcome", "category"])
+CORRECTIONS_STORED = Counter("whistle_classification_corrections_stored_total",
+                             "Labelled examples stored from a person's category choice")
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Reference:
 
     catalogue: object
     territory: object
-    classifier: Classifier
+    classifier: ClassifierHolder
 
 
 class Conflict(Exception):
@@ -97,17 +99,14 @@ def _prepare(draft: IncidentCreate, *, ref: Reference, now: datetime, request_ha
         lon=loc.lon if loc else None, address=loc.address if loc else None,
         territory=ref.territory)
     category = rules.check_category(draft.category, ref.catalogue)
-    if category is not None:
-        classification = {"outcome": "given", "confidence": 1.0, "rule": None,
-                          "version": ref.classifier.version}
-    else:
-        found = ref.classifier.classify(description)
-        category = found.category
-        classification = {"outcome": "general" if found.rule is None else "classified",
-                          "confidence": found.confidence, "rule": found.rule,
-                          "matched": list(found.matched), "version": ref.classifier.version}
-    if draft.kind == "service_order" and draft.category is None:
+    if draft.kind == "service_order" and category is None:
         category = "service_order"
+    if category is not None:
+        classification = {"outcome": "given", "confidence": 1.0, "needs_triage": False,
+                          "method": "given", "rule": None, "suggestions": [],
+                          "model_version": ref.classifier.version}
+    else:
+        category, classification = _classify(ref.classifier, description)
     priority = draft.priority or ref.catalogue.category(category).priority
     return {
         "id": uuid.uuid4(), "source": draft.source, "external_id": draft.external_id,
@@ -122,6 +121,18 @@ def _prepare(draft: IncidentCreate, *, ref: Reference, now: datetime, request_ha
     }
 
 
+def _classify(classifier: ClassifierHolder, description: str) -> tuple[str, dict]:
+    """The category guessed from the text, and the record of how sure the guess is."""
+    found = classifier.classify(description)
+    outcome = "triage" if found.needs_triage else "classified"
+    return found.category, {
+        "outcome": outcome, "confidence": found.confidence, "needs_triage": found.needs_triage,
+        "department_confidence": found.department_confidence, "method": found.method,
+        "rule": found.rule, "matched": list(found.matched),
+        "suggestions": [s.as_dict() for s in found.suggestions],
+        "model_version": found.model_version or classifier.version}
+
+
 def _received_event(row: dict, ref: Reference, now: datetime):
     incident_id = str(row["id"])
     data = {
@@ -133,6 +144,9 @@ def _received_event(row: dict, ref: Reference, now: datetime):
         "occurred_at": row["occurred_at"].isoformat() if row["occurred_at"] else None,
         "received_at": row["received_at"].isoformat(),
         "catalogue_version": ref.catalogue.version,
+        "needs_triage": row["classification"]["needs_triage"],
+        "suggestions": row["classification"]["suggestions"],
+        "model_version": row["classification"]["model_version"],
     }
     return new_event("incident.received.v1", source=SOURCE, subject=incident_id, data=data,
                      now=now)
@@ -157,3 +171,21 @@ async def on_case_event(conn: asyncpg.Connection, msg: Incoming) -> None:
     note = env.data.get("note") or env.data.get("reason") or env.data.get("result")
     await repo.add_timeline(conn, row["id"], env.time, status, env.type,
                             json.dumps(note, ensure_ascii=False)[1:-1] if note else None)
+
+
+async def on_correction(conn: asyncpg.Connection, msg: Incoming) -> None:
+    """classification.corrected.v1 → a labelled example (the incident's text, the chosen
+    category), stored once per event for the next retrain."""
+    env = msg.envelope
+    row = await repo.get(conn, str(env.data.get("incident_id") or ""))
+    if row is None:
+        return  # an incident this intake never stored
+    await repo.insert_correction(conn, {
+        "event_id": env.id, "incident_id": row["id"], "case_id": env.subject,
+        "text": row["description"], "from_category": str(env.data.get("from_category")),
+        "to_category": str(env.data.get("to_category")),
+        "confirmed": bool(env.data.get("confirmed")), "reason": str(env.data.get("reason")),
+        "corrected_by": str(env.data.get("by")), "model_version": env.data.get("model_version"),
+        "corrected_at": env.time})
+    CORRECTIONS_STORED.inc()
+    await on_case_event(conn, msg)

@@ -38,12 +38,24 @@ class IncidentCreate(BaseModel):
     media_urls: list[str] = Field(default_factory=list, max_length=10)
 
 
+class Suggestion(BaseModel):
+    category: str
+    probability: float
+    evidence: list[str]
+
+
 class IncidentAccepted(BaseModel):
     incident_id: str
     tracking_no: str
     status: str
     received_at: datetime
-    category: str
+    category: str = Field(description="the given category, or the classifier's best guess")
+    confidence: float
+    needs_triage: bool = Field(description="true: no department is ordered until the street "
+                                           "office assigns the case (triage queue)")
+    suggestions: list[Suggestion] = Field(description="top-3 categories with probabilities "
+                                                      "and evidence")
+    model_version: str | None = None
     classification: dict
 
 

@@ -1,5 +1,7 @@
 """Settings of the intake service, from environment variables."""
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field
 from whistle_common.settings import service_settings
 
@@ -13,3 +15,9 @@ class Settings(service_settings("intake", 8001)):
     rate_limit_burst: float = Field(
         600.0, ge=1, validation_alias=AliasChoices("INTAKE_RATE_LIMIT_BURST",
                                                    "rate_limit_burst"))
+    model_dir: Path | None = Field(
+        None, validation_alias=AliasChoices("WHISTLE_MODEL_DIR", "model_dir"),
+        description="promoted classifier models (<dir>/CURRENT); unset: the shipped model")
+    model_refresh_seconds: float = Field(
+        5.0, gt=0, validation_alias=AliasChoices("WHISTLE_MODEL_REFRESH_SECONDS",
+                                                 "model_refresh_seconds"))

@@ -46,6 +46,7 @@ async def save(conn: asyncpg.Connection, case: Case, events: list[DomainEvent],
                district, community, grid_code, received_at, created_at, updated_at, doc)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
            ON CONFLICT (id) DO UPDATE SET status=EXCLUDED.status, lead=EXCLUDED.lead,
+               category=EXCLUDED.category,
                updated_at=EXCLUDED.updated_at, doc=EXCLUDED.doc, version=cases.version+1""",
         uuid.UUID(case.id), case.incident_id, case.status, case.category, case.kind,
         case.priority, lead, f["street"], f["district"], f["community"], f["grid_code"],
@@ -133,7 +134,9 @@ async def search(conn: asyncpg.Connection, *, status: str | None, dept: str | No
     """Cases newest first, keyset-paginated by (created_at, id)."""
     return await conn.fetch(
         """SELECT c.id, c.incident_id, c.status, c.category, c.priority, c.lead, c.street,
-                  c.community, c.grid_code, c.created_at, c.updated_at
+                  c.community, c.grid_code, c.created_at, c.updated_at,
+                  c.doc->'facts'->'suggestions' AS suggestions,
+                  c.doc->'facts'->>'description' AS description
            FROM cases c
            WHERE ($1::text IS NULL OR c.status = $1)
              AND ($3::text IS NULL OR c.street = $3)

@@ -21,6 +21,8 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 ACTIVE = {"ordered", "acknowledged", "arrived"}
 REPORT_KINDS = ("acknowledged", "arrived", "resolved", "returned", "extension_requested")
 OPEN_STATUSES = {"dispatched", "acknowledged", "in_progress", "pending_assignment", "reopened"}
+RECLASSIFIABLE = {"triage", "pending_assignment", "dispatched", "acknowledged", "in_progress",
+                  "reopened"}
 RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
 
 
@@ -106,6 +108,48 @@ class Case:
         for dept in routing.co:
             case._order(dept, "co", deadlines, now)
         return case
+
+    @classmethod
+    def open_for_triage(cls, *, case_id: str, incident_id: str, category: str, kind: str,
+                        priority: str, resolution: str, facts: dict[str, Any],
+                        now: datetime) -> Case:
+        """Create a case that no department receives until a person chooses (triage)."""
+        case = cls(case_id, incident_id, category, kind, priority, resolution, "triage",
+                   facts, now)
+        case._record("case.created.v1", {"rules_applied": [], "lead": None, "co": []})
+        case._record("case.queued_for_triage.v1", {
+            "suggestions": facts.get("suggestions", []),
+            "confidence": facts.get("confidence"), "model_version": facts.get("model_version")})
+        return case
+
+    def reclassify(self, category: str, routing: Routing, deadlines: Deadlines, now: datetime,
+                   *, by: str, resolution: str, reason: str) -> None:
+        """A person chooses the category (triage, after returns, or a correction): the
+        departments of the new category replace every live one, and the choice is recorded as
+        a labelled example for the classifier."""
+        if self.status not in RECLASSIFIABLE:
+            raise IllegalTransition(f"case is {self.status}: its category can no longer change")
+        before, was = self.category, self.status
+        for a in self.assignments:
+            if a.active:
+                a.status = "withdrawn"
+                self._record("dispatch.withdrawn.v1", {"reason": f"reclassified by {by}"},
+                             dept=a.dept)
+        self.category, self.resolution, self.status = category, resolution, "dispatched"
+        self._record("case.assigned.v1", {"dept": routing.lead, "by": by, "category": category,
+                                           "previous_category": before})
+        self._order(routing.lead, "lead", deadlines, now, reason=f"{reason} by {by}")
+        for dept in routing.co:
+            self._order(dept, "co", deadlines, now, reason=f"{reason} by {by}")
+        self.record_correction(before, category, by=by,
+                               reason="triage" if was == "triage" else reason)
+
+    def record_correction(self, before: str, after: str, *, by: str, reason: str) -> None:
+        """A person's category choice: a labelled example for the classifier to learn from."""
+        self._record("classification.corrected.v1", {
+            "incident_id": self.incident_id, "from_category": before, "to_category": after,
+            "confirmed": before == after, "by": by, "reason": reason,
+            "model_version": self.facts.get("model_version")})
 
     def report(self, dept: str, kind: str, now: datetime, *, result: str | None = None,
                reason: str | None = None, extension_hours: int | None = None,

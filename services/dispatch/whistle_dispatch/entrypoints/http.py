@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -56,6 +57,9 @@ def _view(case: Case, timeline: list[dict] | None = None) -> dict:
         "reporter_phone": case.facts.get("reporter_phone_masked"),
         "lead": lead.dept if lead else None, "returns": case.returns,
         "reopens": case.reopens, "rating": case.rating,
+        "suggestions": case.facts.get("suggestions", []),
+        "classified_as": case.facts.get("classified_as"),
+        "model_version": case.facts.get("model_version"),
         "deadlines": {"ack_by": lead.ack_by, "resolve_by": lead.resolve_by} if lead else None,
         "assignments": [{"dept": a.dept, "role": a.role, "status": a.status,
                          "ordered_at": a.ordered_at, "ack_by": a.ack_by,
@@ -122,7 +126,9 @@ async def list_cases(request: Request, caller: Caller, status: str | None = None
                                  limit=limit, before=before)
 
     rows = await _transact(request, read)
-    items = [{**dict(r), "case_id": str(r["id"])} for r in rows]
+    items = [{**dict(r), "case_id": str(r["id"]),
+              "suggestions": json.loads(r["suggestions"]) if r["suggestions"] else []}
+             for r in rows]
     for item in items:
         item.pop("id")
     nxt = (f"{rows[-1]['created_at'].isoformat()}|{rows[-1]['id']}"
@@ -174,9 +180,10 @@ async def post_whistle(case_id: str, body: WhistleCreate, request: Request,
 @router.post("/cases/{case_id}/assign")
 async def post_assign(case_id: str, body: AssignCreate, request: Request,
                       caller: Operator) -> dict:
-    """Manual assignment by the street office (scope operator)."""
+    """A person routes a case: triage, after returns, or a category change (scope operator)."""
     async def act(ctx, conn):
-        return await handlers.assign(ctx, conn, case_id, body.dept, caller.client)
+        return await handlers.assign(ctx, conn, case_id, dept=body.dept, category=body.category,
+                                     by=caller.client)
 
     return _view(await _transact(request, act))
 

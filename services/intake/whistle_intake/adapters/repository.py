@@ -79,3 +79,23 @@ async def search(conn, *, source: str | None, category: str | None, status: str 
                AND ($4::timestamptz IS NULL OR received_at >= $4)
                AND ($5::timestamptz IS NULL OR received_at < $5)
            ORDER BY received_at DESC LIMIT $6""", source, category, status, start, end, limit)
+
+
+async def insert_correction(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+    """Store a labelled example from a person's category choice; False when already stored."""
+    return bool(await conn.fetchval(
+        """INSERT INTO classification_corrections(event_id, incident_id, case_id, text,
+               from_category, to_category, confirmed, reason, corrected_by, model_version,
+               corrected_at)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
+           ON CONFLICT (event_id) DO NOTHING RETURNING 1""",
+        row["event_id"], row["incident_id"], row["case_id"], row["text"],
+        row["from_category"], row["to_category"], row["confirmed"], row["reason"],
+        row["corrected_by"], row["model_version"], row["corrected_at"]))
+
+
+async def corrections(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every stored correction, oldest first."""
+    return await conn.fetch(
+        """SELECT event_id, text, to_category, from_category, reason, corrected_at
+           FROM classification_corrections ORDER BY corrected_at, event_id""")

@@ -1,67 +1,120 @@
-"""Free Chinese text → catalogue category, by a keyword rule table kept as data."""
+"""Free text → ranked categories: a learned ranker, high-precision keyword overrides, triage.
+
+The domain sees only "text in, ranked categories out" (`Ranker`); the model itself is data
+loaded by an adapter. Whether a case needs a person (triage) is decided here, on the
+confidence that the lead department is right: the probabilities of every leaf that the same
+department leads are summed, because a wrong leaf under the right department still reaches
+the right desk.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 GENERAL = "general"
+OVERRIDE_CONFIDENCE = 0.99
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One candidate category with its probability and the features that argued for it."""
+
+    category: str
+    probability: float
+    evidence: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {"category": self.category, "probability": round(self.probability, 4),
+                "evidence": list(self.evidence)}
+
+
+class Ranker(Protocol):
+    """A model: every category ranked for a text, best first."""
+
+    version: str
+    threshold: float
+
+    def rank(self, text: str, k: int | None = None) -> list[Suggestion]: ...
 
 
 @dataclass(frozen=True)
 class Rule:
-    """Keywords that point at one category with a weight."""
+    """Keywords that, when present, name the category with near certainty (an override)."""
 
     id: str
     category: str
-    weight: float
     keywords: tuple[str, ...]
+    unless: tuple[str, ...] = ()
+
+    def hits(self, text: str) -> tuple[str, ...]:
+        if any(u in text for u in self.unless):
+            return ()
+        return tuple(k for k in self.keywords if k in text)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """The keyword layer: a short list of rules, each measured precise on the corpus."""
+
+    rules: tuple[Rule, ...] = ()
+    version: str = ""
+
+    @classmethod
+    def from_dict(cls, raw: Mapping) -> Overrides:
+        rules = tuple(Rule(r["id"], r["category"], tuple(r["keywords"]),
+                           tuple(r.get("unless", ()))) for r in raw["rules"])
+        return cls(rules, str(raw.get("version", "")))
+
+    def match(self, text: str) -> tuple[Rule, tuple[str, ...]] | None:
+        """The first rule that fires, with its keywords found in the text."""
+        for rule in self.rules:
+            found = rule.hits(text)
+            if found:
+                return rule, found
+        return None
 
 
 @dataclass(frozen=True)
 class Classification:
-    """The category chosen, how sure we are, and which rule decided it."""
+    """What intake decided: best guess, confidence, whether a person must triage, top-3."""
 
     category: str
     confidence: float
-    rule: str | None
+    needs_triage: bool
+    method: str  # model | rule | rules_only
+    suggestions: tuple[Suggestion, ...] = ()
+    rule: str | None = None
     matched: tuple[str, ...] = ()
+    model_version: str | None = None
+    department_confidence: float = 0.0
+    extra: dict = field(default_factory=dict)
 
 
-class Classifier:
-    """Scores each category by the summed weight of its rules that fire."""
+def classify(text: str, *, ranker: Ranker | None, overrides: Overrides,
+             lead_of: Mapping[str, str], top: int = 3) -> Classification:
+    """Decide the category of a text; below the model's threshold the case goes to triage."""
+    ranked = ranker.rank(text) if ranker is not None else []
+    version = ranker.version if ranker is not None else None
+    fired = overrides.match(text)
+    if fired is not None:
+        rule, found = fired
+        first = Suggestion(rule.category, OVERRIDE_CONFIDENCE, found)
+        others = [s for s in ranked if s.category != rule.category][:top - 1]
+        return Classification(rule.category, OVERRIDE_CONFIDENCE, False, "rule",
+                              (first, *others), rule.id, found, version,
+                              OVERRIDE_CONFIDENCE)
+    if not ranked:
+        return Classification(GENERAL, 0.0, True, "rules_only", (), None, (), version, 0.0)
+    best = ranked[0]
+    dept_conf = department_confidence(ranked, lead_of)
+    needs_triage = dept_conf < ranker.threshold
+    return Classification(best.category, round(best.probability, 4), needs_triage, "model",
+                          tuple(ranked[:top]), None, best.evidence, version, round(dept_conf, 4))
 
-    def __init__(self, rules: list[Rule], version: str = "") -> None:
-        self.rules = rules
-        self.version = version
 
-    @classmethod
-    def from_dict(cls, raw: dict) -> Classifier:
-        rules = [Rule(r["id"], r["category"], float(r["weight"]), tuple(r["keywords"]))
-                 for r in raw["rules"]]
-        return cls(rules, raw.get("version", ""))
-
-    def classify(self, text: str) -> Classification:
-        """Pick the best-scoring category; unmatched text goes to `general` for triage."""
-        scores: dict[str, float] = {}
-        strongest: dict[str, tuple[float, Rule, tuple[str, ...]]] = {}
-        for rule in self.rules:
-            hits = tuple(k for k in rule.keywords if k in text)
-            if not hits:
-                continue
-            # each extra keyword of the same rule adds a little, so stronger evidence wins
-            score = rule.weight * (1 + 0.25 * (len(hits) - 1))
-            scores[rule.category] = scores.get(rule.category, 0.0) + score
-            if rule.category not in strongest or score > strongest[rule.category][0]:
-                strongest[rule.category] = (score, rule, hits)
-        if not scores:
-            return Classification(GENERAL, 0.0, None)
-        best = max(scores, key=lambda c: (scores[c], -self._order(c)))
-        confidence = round(scores[best] / sum(scores.values()), 3)
-        _, rule, hits = strongest[best]
-        return Classification(best, confidence, rule.id, hits)
-
-    def _order(self, category: str) -> int:
-        for index, rule in enumerate(self.rules):
-            if rule.category == category:
-                return index
-        return len(self.rules)
+def department_confidence(ranked: Sequence[Suggestion], lead_of: Mapping[str, str]) -> float:
+    """Probability that the best category's lead department is the right one."""
+    lead = lead_of.get(ranked[0].category)
+    return min(1.0, sum(s.probability for s in ranked if lead_of.get(s.category) == lead))

@@ -76,12 +76,13 @@ def resolve_location(*, grid_code, lat, lon, address, territory) -> ResolvedLoca
 
 
 def check_category(category: str | None, catalogue) -> str | None:
-    """The category if it is in the catalogue; None means: classify the text."""
+    """The leaf code of a catalogue category or alias; None means: classify the text."""
     if category is None:
         return None
-    if catalogue.category(category) is None:
+    leaf = catalogue.canonical(category)
+    if leaf is None:
         raise IncidentInvalid("unknown-category", f"category {category!r} is not in the catalogue")
-    return category
+    return leaf
 
 
 def tracking_number(received_local: datetime, sequence: int) -> str:
@@ -98,6 +99,7 @@ def fingerprint(payload: dict) -> str:
 
 CASE_STATUS = {
     "case.created.v1": "accepted",
+    "case.queued_for_triage.v1": "triage",
     "case.dispatched.v1": "dispatched",
     "case.acknowledged.v1": "in_progress",
     "case.arrived.v1": "in_progress",
@@ -107,8 +109,8 @@ CASE_STATUS = {
     "case.reopened.v1": "reopened",
     "case.closed.v1": "closed",
 }
-STATUS_RANK = {"received": 0, "accepted": 1, "dispatched": 2, "rerouting": 2, "in_progress": 3,
-               "resolved": 4, "reopened": 2, "closed": 5}
+STATUS_RANK = {"received": 0, "triage": 1, "accepted": 1, "dispatched": 2, "rerouting": 2,
+               "in_progress": 3, "resolved": 4, "reopened": 2, "closed": 5}
 
 
 def status_after(current: str, event_type: str) -> str:

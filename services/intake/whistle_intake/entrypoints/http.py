@@ -58,10 +58,14 @@ async def post_incident(draft: IncidentCreate, request: Request, response: Respo
         response.status_code = 200
     row = outcome.row
     response.headers["Location"] = f"/v1/incidents/{row['id']}"
+    found = _json(row["classification"])
     return IncidentAccepted(incident_id=str(row["id"]), tracking_no=row["tracking_no"],
                             status=row["status"], received_at=row["received_at"],
-                            category=row["category"],
-                            classification=_json(row["classification"]))
+                            category=row["category"], confidence=found.get("confidence", 0.0),
+                            needs_triage=bool(found.get("needs_triage", False)),
+                            suggestions=found.get("suggestions", []),
+                            model_version=found.get("model_version") or found.get("version"),
+                            classification=found)
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentRead)

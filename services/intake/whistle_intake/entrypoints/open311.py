@@ -74,19 +74,20 @@ async def discovery(fmt: str, request: Request) -> Response:
                        "formats": ["application/json", "text/xml"]}]})
 
 
-def _service(cat) -> dict:
+def _service(cat, catalogue) -> dict:
+    lead = catalogue.departments[cat.lead].name
     return {"service_code": cat.code, "service_name": cat.name,
-            "description": f"{cat.name}（主办：{cat.lead}）", "metadata": "false",
-            "type": "realtime", "keywords": cat.code.replace("_", ","),
-            "group": cat.default_kind}
+            "description": f"{cat.description}（主办：{lead}）", "metadata": "false",
+            "type": "realtime", "keywords": cat.klass, "group": cat.area}
 
 
 @router.get("/services.{fmt}")
 async def services(fmt: str, request: Request) -> Response:
-    """The catalogue as Open311 services."""
+    """The catalogue as Open311 services, grouped by area (一级分类)."""
     _check(fmt)
-    cats = request.app.state.ref.catalogue.categories.values()
-    return _render(fmt, "services", [_service(c) for c in cats])
+    catalogue = request.app.state.ref.catalogue
+    return _render(fmt, "services", [_service(c, catalogue)
+                                     for c in catalogue.categories.values()])
 
 
 @router.get("/services/{code}.{fmt}")

@@ -1,0 +1,115 @@
+"""Issue 13 on the real stack: a complaint without a category reaches the right department,
+an ambiguous one waits in triage with no order, an operator's choice dispatches it and is
+stored as a correction, and a retrain that includes it is served without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import depts
+from tests.support.incidents import incident, post
+from tests.support.stack import OPERATOR, case_of, eventually
+
+pytestmark = pytest.mark.e2e
+
+WAGES = ("来电人反映：本人在城北物流园做装卸，老板从八月份开始就说资金周转不开，"
+         "三个月工钱一共一万二一直拖着，现在电话也不接了，请帮忙要回来。")
+AMBIGUOUS = "你好，我想反映个事情，上次打过电话了到现在也没人给个说法，你们到底管不管"
+STREET = "120119001"  # 文昌街道, the street of GRID
+
+
+async def test_a_wage_complaint_without_category_reaches_the_labour_inspectorate(live):
+    orders = depts.order_tail(live, "laodong_jiancha")
+    async with live.http("intake") as client:
+        resp = await post(client, incident(category=None, description=WAGES))
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["needs_triage"] is False and body["category"] == "wage_arrears"
+    assert len(body["suggestions"]) == 3 and body["suggestions"][0]["evidence"]
+    assert body["model_version"]
+    order = await asyncio.to_thread(
+        orders.wait_for, lambda e: e.data["incident_id"] == body["incident_id"], timeout=30)
+    orders.close()
+    assert order[0].data["role"] == "lead" and order[0].data["category"] == "wage_arrears"
+
+
+async def test_triage_assignment_correction_and_retrain(live):
+    async with live.http("intake") as client:
+        resp = await post(client, incident(category=None, description=AMBIGUOUS))
+    body = resp.json()
+    assert resp.status_code == 201 and body["needs_triage"] is True, body
+    case_id = await case_of(live, body["incident_id"])
+
+    async def queued():
+        async with live.http("dispatch") as client:
+            page = (await client.get("/v1/cases", params={"status": "triage", "street": STREET,
+                                                          "limit": 500},
+                                     headers=OPERATOR)).json()
+        return next((c for c in page["items"] if c["case_id"] == case_id), None)
+
+    listed = await eventually(queued, timeout=30, what="case in the triage queue")
+    assert len(listed["suggestions"]) == 3 and listed["description"] == AMBIGUOUS
+    assert await _assignments(live, case_id) == []  # no department got an order
+
+    orders = depts.order_tail(live, "chengguan")
+    async with live.http("dispatch") as client:
+        resp = await client.post(f"/v1/cases/{case_id}/assign",
+                                 json={"category": "street_vending"}, headers=OPERATOR)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "dispatched" and resp.json()["lead"] == "chengguan"
+    await asyncio.to_thread(orders.wait_for,
+                            lambda e: e.data["incident_id"] == body["incident_id"], timeout=30)
+    orders.close()
+    correction = await eventually(lambda: _correction(live, body["incident_id"]), timeout=30,
+                                  what="correction stored by intake")
+    assert (correction["to_category"], correction["reason"]) == ("street_vending", "triage")
+
+    outcome = await asyncio.to_thread(_retrain, live)
+    assert outcome["promoted"] is True and outcome["corrections"] >= 1
+    model_json = json.loads((live.stack.layout.state / "models" / outcome["version"]
+                             / "model.json").read_text("utf-8"))
+    assert f"correction:{correction['event_id']}" in model_json["training"]["correction_ids"]
+
+    async def serving():
+        async with live.http("intake") as client:
+            ready = (await client.get("/readyz")).json()
+        return ready["classifier"]["version"] == outcome["version"]
+
+    await eventually(serving, timeout=30, what="intake serves the new model")
+    async with live.http("intake") as client:
+        again = (await post(client, incident(category=None, description=WAGES))).json()
+    assert again["model_version"] == outcome["version"]
+
+
+async def _assignments(live, case_id: str) -> list:
+    conn = await live.db("dispatch")
+    try:
+        return await conn.fetch("SELECT dept FROM case_assignments WHERE case_id=$1::uuid",
+                                case_id)
+    finally:
+        await conn.close()
+
+
+async def _correction(live, incident_id: str):
+    conn = await live.db("intake")
+    try:
+        row = await conn.fetchrow(
+            "SELECT * FROM classification_corrections WHERE incident_id=$1::uuid", incident_id)
+        return dict(row) if row else None
+    finally:
+        await conn.close()
+
+
+def _retrain(live) -> dict:
+    env = {**os.environ, "DATABASE_URL": live.stack.postgres.url_for("intake"),
+           "WHISTLE_MODEL_DIR": str(live.stack.layout.state / "models")}
+    done = subprocess.run([sys.executable, "-m", "whistle_intake", "retrain"], env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
