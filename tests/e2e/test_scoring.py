@@ -179,3 +179,20 @@ async def test_assessment_matches_hand_computed_values_and_the_rebuild(live):
     assert rebuilt is not None
     assert (rebuilt["rates"], rebuilt["score"], rebuilt["facts"]) == (
         live_numbers["rates"], live_numbers["score"], live_numbers["facts"])
+
+
+async def test_a_redemption_replayed_with_its_request_id_takes_points_once(live):
+    async with live.http("scoring") as client:
+        vid = await _volunteer(client)
+        await _earn(client, vid, hours=10)
+        body = {"volunteer_id": vid, "points": 30, "item": "粮油兑换", "request_id": f"r-{vid}"}
+        first = await client.post("/v1/redemptions", headers=VOLUNTEER, json=body)
+        again = await client.post("/v1/redemptions", headers=VOLUNTEER, json=body)
+        other = await client.post("/v1/redemptions", headers=VOLUNTEER,
+                                  json={**body, "points": 40})
+        ledger = (await client.get(f"/v1/volunteers/{vid}/ledger", headers=VOLUNTEER)).json()
+    assert first.status_code == 201 and again.status_code == 200, again.text
+    assert again.json()["txn_id"] == first.json()["txn_id"] and again.json()["balance"] == 70
+    assert other.status_code == 409 and other.json()["type"].endswith("/conflict")
+    assert ledger["balance"] == 70
+    assert len([e for e in ledger["entries"] if e["kind"] == "redemption"]) == 1

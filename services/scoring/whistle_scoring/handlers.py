@@ -171,8 +171,16 @@ async def redeem(conn: asyncpg.Connection, volunteer_id: str, points: int, item:
                  request_id: str | None) -> dict:
     now = datetime.now(UTC)
     ref = f"redeem:{request_id or uuid.uuid4()}"
-    txn, left = await ledger.redeem(conn, ref=ref, volunteer_id=str(_uuid(volunteer_id)),
-                                    points=points, note=item, at=now)
+    if request_id is not None:
+        first = await ledger.find_txn(conn, ref)
+        if first is not None:
+            return await _redemption_replay(conn, first, volunteer_id, points, item)
+    try:
+        txn, left = await ledger.redeem(conn, ref=ref, volunteer_id=str(_uuid(volunteer_id)),
+                                        points=points, note=item, at=now)
+    except ledger.DuplicateRedemption as exc:  # the same request id, committed meanwhile
+        raise Conflict(f"redemption {request_id} is being applied; retry to read its answer",
+                       retry=True) from exc
     POINTS_REDEEMED.inc(points)
     await enqueue(conn, POINTS_EVENTS, new_event(
         "points.redeemed.v1", source=SOURCE, subject=volunteer_id, now=now,
@@ -180,6 +188,17 @@ async def redeem(conn: asyncpg.Connection, volunteer_id: str, points: int, item:
               "balance": left, "txn_id": str(txn)}))
     return {"volunteer_id": volunteer_id, "points": points, "item": item, "balance": left,
             "txn_id": str(txn)}
+
+
+async def _redemption_replay(conn: asyncpg.Connection, first, volunteer_id: str, points: int,
+                             item: str) -> dict:
+    """The same request id again: the first answer if it asked the same, else 409."""
+    if (first["kind"], first["volunteer_id"], first["points"], first["note"]) != (
+            "redemption", str(_uuid(volunteer_id)), points, item):
+        raise Conflict("request_id was used for a different redemption")
+    return {"volunteer_id": volunteer_id, "points": points, "item": item,
+            "balance": await ledger.balance(conn, volunteer_id), "txn_id": str(first["id"]),
+            "replayed": True}
 
 
 async def leaderboard(ctx: Context, conn: asyncpg.Connection, *, level: str, code: str,

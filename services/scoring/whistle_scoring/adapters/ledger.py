@@ -57,6 +57,13 @@ class DuplicateRedemption(Exception):
     """The same redemption request id again."""
 
 
+async def find_txn(conn: asyncpg.Connection, ref: str) -> asyncpg.Record | None:
+    """The transaction stored under a ref (a redemption's request id), if any."""
+    return await conn.fetchrow(
+        "SELECT id, kind, volunteer_id::text AS volunteer_id, points, note FROM ledger_txns "
+        "WHERE ref=$1", ref)
+
+
 async def balance(conn: asyncpg.Connection, volunteer_id: str) -> int:
     return await conn.fetchval("SELECT points FROM balances WHERE volunteer_id=$1",
                                uuid.UUID(volunteer_id)) or 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from whistle_common.auth import Principal, authenticate, require
 from whistle_common.db import UNAVAILABLE
 from whistle_common.problems import ProblemError
@@ -131,11 +131,16 @@ async def complete_task(task_id: str, body: CompletionCreate, request: Request,
 
 
 @router.post("/redemptions", status_code=201)
-async def redeem(body: RedemptionCreate, request: Request, caller: Caller) -> dict:
-    """Redeem points (积分兑换); 409 with the balance when it does not cover them."""
+async def redeem(body: RedemptionCreate, request: Request, response: Response,
+                 caller: Caller) -> dict:
+    """Redeem points (积分兑换); 409 with the balance when it does not cover them. The same
+    `request_id` again answers the first redemption (200) and takes nothing more."""
     _for_volunteer(caller, body.volunteer_id)
-    return await _run(request, lambda ctx, c: handlers.redeem(
+    answer = await _run(request, lambda ctx, c: handlers.redeem(
         c, body.volunteer_id, body.points, body.item, body.request_id))
+    if answer.pop("replayed", False):
+        response.status_code = 200
+    return answer
 
 
 @router.get("/leaderboards")
