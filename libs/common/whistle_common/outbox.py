@@ -87,6 +87,16 @@ class OutboxRelay:
             await asyncio.gather(self._task, return_exceptions=True)
         await self._unlisten()
 
+    def listening(self) -> bool:
+        """True while the LISTEN connection is usable. After a database crash asyncpg detaches
+        the connection from its pool proxy and every call on the proxy raises: that means
+        "gone", not a failed publish (which would reset the shared Kafka producer)."""
+        try:
+            return self._listener is not None and not self._listener.is_closed()
+        except asyncpg.InterfaceError:
+            self._listener = None
+            return False
+
     @property
     def alive(self) -> bool:
         """False when the relay task has ended (it never should while the service runs)."""
@@ -102,7 +112,7 @@ class OutboxRelay:
                 cycles += 1
                 if cycles % 200 == 0:
                     await asyncio.wait_for(self._purge(), 30)
-                if self._listener is None or self._listener.is_closed():
+                if not self.listening():
                     await asyncio.wait_for(self._listen(), 15)
             except asyncio.CancelledError:
                 raise
