@@ -16,6 +16,8 @@ class Producer:
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self.reachable = False  # last answer of the background probe (see `watch`)
+        self._watch: asyncio.Task | None = None
 
     async def get(self) -> AIOKafkaProducer:
         """Return a started producer, starting one if needed (raises while Kafka is down)."""
@@ -55,5 +57,19 @@ class Producer:
         except Exception:  # noqa: BLE001 - readiness answers yes or no
             return False
 
+    def watch(self, interval: float = 5.0, timeout: float = 10.0) -> None:
+        """Keep `reachable` current in the background, so readiness never waits on Kafka."""
+        async def probe_forever() -> None:
+            while True:
+                self.reachable = await self.ready(timeout)
+                await asyncio.sleep(interval if self.reachable else min(interval, 1.0))
+
+        if self._watch is None:
+            self._watch = asyncio.create_task(probe_forever())
+
     async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+            self._watch = None
         await self.reset()

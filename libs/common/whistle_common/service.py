@@ -131,6 +131,7 @@ def create_service(
             runtime.producer = Producer(settings.kafka_bootstrap_servers,
                                         client_id=f"whistle-{settings.service_name}")
             stack.push_async_callback(runtime.producer.stop)
+            runtime.producer.watch()
             runtime.relay = OutboxRelay(runtime.pool, runtime.producer,
                                         batch_size=settings.outbox_batch_size,
                                         poll_seconds=settings.outbox_poll_seconds)
@@ -195,7 +196,7 @@ def _readyz(runtime: Runtime, details: Mapping[str, Callable[[], Any]]):
         checks = {"postgres": await _db_ok(runtime), "kafka": False, "consumers": False,
                   "outbox_relay": runtime.relay is not None and runtime.relay.alive}
         if runtime.producer is not None:
-            checks["kafka"] = await runtime.producer.ready()
+            checks["kafka"] = runtime.producer.reachable  # kept current in the background
         app = runtime.faust_app
         checks["consumers"] = (not runtime.consumers) or (
             app.rebalancing_count > 0 and not app.rebalancing)
