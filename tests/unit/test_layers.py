@@ -1,4 +1,5 @@
-"""Domain code and the catalogue import only the standard library (STYLE.md)."""
+"""Domain code and the catalogue import only the standard library (the layering rule of the
+README's design notes: domain/ holds pure rules)."""
 
 import ast
 import sys
