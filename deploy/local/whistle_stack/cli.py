@@ -67,6 +67,8 @@ def run(
         ":8003/docs (scoring)  :8004/docs (notify)\n"
         "metrics:   http://127.0.0.1:800[1-4]/metrics\n"
         "dashboards: docker compose up grafana (see README), or import deploy/grafana/dashboards\n"
+        "messages:  http://127.0.0.1:8025/messages (SMS and e-mail notify delivered to the "
+        "local sinks)\n"
         "logs:      .local/logs/ (sim-hotline.log, sim-departments.log, one per service)\n"
         "stop with: make stop\n")
     watch(stack, console, summary_seconds)

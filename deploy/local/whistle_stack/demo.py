@@ -15,8 +15,13 @@ from .procs import read_pid, spawn, stop_pid
 DEMO_ENV = {
     "DISPATCH_TIME_SCALE": "0.002",
     "DISPATCH_ESCALATION_POLICY": "street=30,district=60,city=120",
+    # notify delivers to the local sinks instead of dead-lettering every SMS and e-mail
+    "NOTIFY_SMS_URL": "http://127.0.0.1:8025/sms",
+    "NOTIFY_SMTP_HOST": "127.0.0.1",
+    "NOTIFY_SMTP_PORT": "2525",
 }
 SIMULATORS = {
+    "sinks": ["-m", "whistle_stack.sinks"],
     "sim-hotline": ["-m", "whistle_clients.hotline", "--quiet", "--rate", "5"],
     "sim-departments": ["-m", "whistle_clients.departments"],
 }
