@@ -84,3 +84,40 @@ async def test_restart_keeps_topics_and_rows(live):
         created = (await post(client, incident())).json()
 
     await case_of(live, created["incident_id"], timeout=60)  # relays publish after the restart
+
+
+async def test_services_start_and_take_calls_while_kafka_is_down(live):
+    """A restart during a broker outage must not refuse calls: /healthz answers, /readyz says
+    kafka false, intake answers 201 from its outbox, and the events flow once Kafka is back."""
+    stack = live.stack
+    if stack.external_kafka:
+        pytest.skip("Kafka is external: the suite cannot stop it")
+    from tests.support.incidents import incident, post
+
+    names = ["intake", "dispatch"]
+    await asyncio.to_thread(stack.kafka.stop)
+    try:
+        await asyncio.to_thread(stack.services.stop, names, kill=True)
+        await asyncio.to_thread(stack.services.start, names)
+
+        async def serving():
+            async with live.http("intake") as client:
+                try:
+                    health = await client.get("/healthz")
+                    ready = await client.get("/readyz")
+                except Exception:  # noqa: BLE001 - still starting
+                    return None
+            return ready if health.status_code == 200 else None
+
+        ready = await eventually(serving, timeout=60, interval=0.5,
+                                 what="intake serving with Kafka down")
+        assert ready.status_code == 503 and ready.json()["checks"]["kafka"] is False
+        async with live.http("intake") as client:
+            created = [await post(client, incident()) for _ in range(5)]
+        assert [r.status_code for r in created] == [201] * 5
+    finally:
+        await asyncio.to_thread(stack.kafka.start)
+    await eventually(lambda: all_ready(live), timeout=120, interval=1,
+                     what="services ready once Kafka is back")
+    for response in created:
+        await case_of(live, response.json()["incident_id"], timeout=90)

@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from faust.contrib.asgi import faust_app_running
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
-from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 from .auth import TokenTable
 from .consumer import ConsumerSpec, EventConsumer, Raw
@@ -127,7 +126,6 @@ def create_service(
                 applied = await migrate(conn, ["whistle_common", package])
             if applied:
                 log.info("migrations applied", migrations=applied)
-            await _ensure_topics(settings, dept_codes)
             runtime.producer = Producer(settings.kafka_bootstrap_servers,
                                         client_id=f"whistle-{settings.service_name}")
             stack.push_async_callback(runtime.producer.stop)
@@ -141,12 +139,13 @@ def create_service(
                 await hook(runtime)
             for hook in on_stop:
                 stack.push_async_callback(hook, runtime)
-            await stack.enter_async_context(faust_app_running(faust_app, stop_timeout=15))
-            if consumers:
-                lag_task = asyncio.create_task(export_lag(
-                    settings.kafka_bootstrap_servers, faust_app.conf.id,
-                    [c.topic for c in consumers], settings.lag_refresh_seconds))
-                stack.push_async_callback(_cancel, lag_task)
+            # Kafka may be down: HTTP serves (intake accepts into its outbox) while topics and
+            # Faust start in the background as soon as the broker answers
+            stopping = asyncio.Event()
+            streams = asyncio.create_task(_run_streams(settings, dept_codes, faust_app,
+                                                       consumers, stopping))
+            streams.add_done_callback(_report_end)
+            stack.push_async_callback(_stop_streams, streams, stopping)
             log.info("service started", seconds=round(loop.time() - runtime.started_at, 2))
             yield
 
@@ -171,18 +170,66 @@ async def _cancel(task: asyncio.Task) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def _ensure_topics(settings: CommonSettings, dept_codes: Sequence[str]) -> None:
+async def _run_streams(settings: CommonSettings, dept_codes: Sequence[str],
+                       faust_app: faust.App, consumers: Sequence[ConsumerSpec],
+                       stopping: asyncio.Event) -> None:
+    """Topics, the Faust consumers and the lag export, once Kafka answers (however late)."""
+    if not await _ensure_topics(settings, dept_codes, stopping):
+        return
+    async with faust_app_running(faust_app, stop_timeout=15):
+        lag_task = None
+        if consumers:
+            lag_task = asyncio.create_task(export_lag(
+                settings.kafka_bootstrap_servers, faust_app.conf.id,
+                [c.topic for c in consumers], settings.lag_refresh_seconds))
+        log.info("streams started")
+        try:
+            await stopping.wait()
+        finally:
+            if lag_task is not None:
+                await _cancel(lag_task)
+
+
+def _report_end(task: asyncio.Task) -> None:
+    """A streams task that died shows in the log (and /readyz shows consumers: false)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("streams stopped with an error", error=repr(task.exception()))
+
+
+async def _stop_streams(task: asyncio.Task, stopping: asyncio.Event) -> None:
+    stopping.set()
+    try:
+        await asyncio.wait_for(task, 30)
+    except TimeoutError:
+        await _cancel(task)
+    except Exception:  # noqa: BLE001 - already reported by _report_end; finish shutting down
+        pass
+
+
+async def _ensure_topics(settings: CommonSettings, dept_codes: Sequence[str],
+                         stopping: asyncio.Event) -> bool:
+    """Create missing topics, retrying until Kafka answers; False if stopped first."""
     from .topics import ensure_topics
 
-    async for attempt in AsyncRetrying(stop=stop_after_delay(60), reraise=True,
-                                       wait=wait_exponential(0.2, max=3)):
-        with attempt:
+    delay = 0.2
+    while not stopping.is_set():
+        try:
             created = await ensure_topics(
                 settings.kafka_bootstrap_servers, all_topics(dept_codes),
                 partitions=settings.kafka_topic_partitions,
                 replication=settings.kafka_replication_factor)
-    if created:
-        log.info("topics created", topics=created)
+        except Exception as exc:  # noqa: BLE001 - the broker is down or starting: retry
+            log.warning("kafka not reachable yet; serving HTTP meanwhile", error=repr(exc))
+            try:
+                await asyncio.wait_for(stopping.wait(), delay)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, 5.0)
+            continue
+        if created:
+            log.info("topics created", topics=created)
+        return True
+    return False
 
 
 async def _healthz() -> dict:
