@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+import asyncpg
 import structlog
 
 from .kafka import Producer
@@ -12,6 +14,27 @@ from .topics import dlq_topic
 
 log = structlog.get_logger(__name__)
 MAX_REASON = 1000
+
+
+def dlq_headers(topic: str, reason: str, category: str, partition: int | None = None,
+                offset: int | None = None) -> list[tuple[str, str]]:
+    """The headers that say where a dead letter came from and why."""
+    return [("x-dlq-reason", reason[:MAX_REASON]), ("x-dlq-category", category),
+            ("x-dlq-source-topic", topic), ("x-dlq-source-partition", str(partition)),
+            ("x-dlq-source-offset", str(offset))]
+
+
+async def enqueue_dlq(conn: asyncpg.Connection, *, topic: str, key: bytes | None, value: bytes,
+                      reason: str, category: str, dead_letter_id: str) -> None:
+    """Put a dead letter in the outbox, in the caller's transaction: it reaches `<topic>.dlq`
+    even if the process dies right after the state change that made it dead."""
+    await conn.execute(
+        "INSERT INTO outbox(topic, key, value, headers, event_id) VALUES ($1,$2,$3,$4,$5)",
+        dlq_topic(topic), key, value, json.dumps(dlq_headers(topic, reason, category)),
+        dead_letter_id)
+    DLQ_MESSAGES.labels(topic, category).inc()
+    log.warning("message sent to dlq", topic=topic, category=category, reason=reason[:200],
+                via="outbox")
 
 
 async def send_to_dlq(
@@ -24,13 +47,8 @@ async def send_to_dlq(
     The consumer does not move past a poison message until it is safely in the DLQ,
     so nothing is dropped on the floor.
     """
-    headers = [
-        ("x-dlq-reason", reason[:MAX_REASON].encode()),
-        ("x-dlq-category", category.encode()),
-        ("x-dlq-source-topic", topic.encode()),
-        ("x-dlq-source-partition", str(partition).encode()),
-        ("x-dlq-source-offset", str(offset).encode()),
-    ]
+    headers = [(k, v.encode()) for k, v in dlq_headers(topic, reason, category, partition,
+                                                      offset)]
     delay = 0.2
     while True:
         try:

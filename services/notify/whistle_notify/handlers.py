@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ import asyncpg
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 from whistle_common.consumer import Incoming
+from whistle_common.dlq import enqueue_dlq
 
 from .adapters.channels import Channel, DeliveryError, Message
 from .domain.delivery import QuietHours, RetryPolicy, rate_limited
@@ -40,7 +41,6 @@ class Context:
     emails: dict[str, str]
     rate_limit: int = 5
     rate_window: timedelta = timedelta(minutes=10)
-    dead_letters: list = field(default_factory=list)  # filled by the sender, sent by main
 
 
 # -- events → notifications ----------------------------------------------------------------------
@@ -185,7 +185,12 @@ async def _record(ctx: Context, conn, row, body: str, error: DeliveryError | Non
                            "last_error=$4, lease_until=NULL WHERE id=$1", row["id"], attempts,
                            body, error.reason)
         SENT.labels(row["channel"], "dead").inc()
-        ctx.dead_letters.append((row, error.reason))
+        value = json.dumps({"id": str(row["id"]), "recipient": row["recipient"],
+                            "channel": row["channel"], "event_id": row["event_id"],
+                            "event_type": row["event_type"]}).encode()
+        await enqueue_dlq(conn, topic="notifications", key=row["recipient"].encode(),
+                          value=value, reason=error.reason, category="delivery-failed",
+                          dead_letter_id=f"dead:{row['id']}")
         return
     await conn.execute(
         "UPDATE notifications SET status='pending', attempts=$2, last_error=$3, "

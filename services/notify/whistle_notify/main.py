@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from functools import partial
 
 import httpx
@@ -12,7 +11,6 @@ import structlog
 from fastapi import FastAPI
 from whistle_catalogue import load_catalogue
 from whistle_common.consumer import ConsumerSpec
-from whistle_common.dlq import send_to_dlq
 from whistle_common.service import Runtime, create_service
 from whistle_common.topics import (
     CASES_EVENTS,
@@ -33,18 +31,10 @@ log = structlog.get_logger(__name__)
 
 
 async def sender(ctx: handlers.Context, runtime: Runtime, every: float) -> None:
-    """Deliver due notifications; dead ones go to notifications.dlq with the reason."""
+    """Deliver due notifications; dead ones reach notifications.dlq through the outbox."""
     while True:
         try:
             sent = await handlers.deliver_due(ctx, runtime.db())
-            while ctx.dead_letters:
-                row, reason = ctx.dead_letters.pop(0)
-                value = json.dumps({"id": str(row["id"]), "recipient": row["recipient"],
-                                    "channel": row["channel"], "event_id": row["event_id"],
-                                    "event_type": row["event_type"]}).encode()
-                await send_to_dlq(runtime.kafka(), topic="notifications",
-                                  key=row["recipient"].encode(), value=value, reason=reason,
-                                  category="delivery-failed", attempts=row["attempts"] + 1)
         except Exception:  # noqa: BLE001 - the sender keeps going; state is in Postgres
             log.exception("sender loop failed")
             sent = 0
