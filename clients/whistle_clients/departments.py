@@ -121,7 +121,8 @@ class Simulator:
         for suggestion in case.get("suggestions") or []:
             if lead_of.get(suggestion["category"]) not in tried:
                 httpx.post(f"{self.dispatch_url}/v1/cases/{case_id}/assign",
-                           json={"category": suggestion["category"]}, headers=self.operator,
+                           json={"category": suggestion["category"], "learn": False},
+                           headers=self.operator,
                            timeout=10)
                 self.done["assigned"] += 1
                 return

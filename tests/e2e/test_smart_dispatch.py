@@ -85,6 +85,7 @@ async def test_triage_assignment_correction_and_retrain(live):
     async with live.http("intake") as client:
         again = (await post(client, incident(category=None, description=WAGES))).json()
     assert again["model_version"] == outcome["version"]
+    await _serve_shipped_model(live)  # leave the stack as found: later tests expect it
 
 
 async def _serve_shipped_model(live) -> None:

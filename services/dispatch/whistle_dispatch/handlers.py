@@ -192,7 +192,7 @@ async def whistle(ctx: Context, conn: asyncpg.Connection, case_id: str, depts: l
 
 
 async def assign(ctx: Context, conn: asyncpg.Connection, case_id: str, *, dept: str | None,
-                 category: str | None, by: str) -> Case:
+                 category: str | None, by: str, learn: bool = True) -> Case:
     """A person routes a case: by category (its departments) or by lead department.
 
     On a case in triage, after returns (退单) or when the category changes, the choice is a
@@ -215,7 +215,7 @@ async def assign(ctx: Context, conn: asyncpg.Connection, case_id: str, *, dept: 
         reason = "return" if case.returns else "change"
         case.reclassify(leaf.code, routing,
                         case_deadlines(ctx, leaf.code, case.priority, now), now, by=by,
-                        resolution=leaf.resolution, reason=reason)
+                        resolution=leaf.resolution, reason=reason, learn=learn)
     else:
         case.assign(dept, case_deadlines(ctx, case.category, case.priority, now), now, by=by)
     events = await _commit(ctx, conn, case, now)

@@ -33,6 +33,8 @@ class AssignCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dept: str | None = Field(None, min_length=1, max_length=64)
     category: str | None = Field(None, min_length=1, max_length=64)
+    learn: bool = Field(True, description="false when the choice is not a person's judgement "
+                                          "(a simulator, a bulk reroute): no training example")
 
     @model_validator(mode="after")
     def _one_needed(self):

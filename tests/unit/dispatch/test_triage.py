@@ -66,3 +66,12 @@ def test_a_closed_case_cannot_be_reclassified():
     with pytest.raises(IllegalTransition):
         case.reclassify("noise", Routing("gongan", (), "lead"), DEADLINES, NOW, by="op",
                         resolution="lead", reason="change")
+
+
+def test_a_choice_that_is_not_a_persons_judgement_teaches_nothing():
+    case = triaged()
+    case.reclassify("noise", Routing("gongan", (), "lead"), DEADLINES, NOW, by="simulator",
+                    resolution="lead", reason="change", learn=False)
+    events = case.take_events()
+    assert case.status == "dispatched"
+    assert not any(e.type == "classification.corrected.v1" for e in events)

@@ -45,11 +45,21 @@ def test_a_wage_complaint_goes_to_the_labour_inspectorate(holder):
     assert len(found.suggestions) == 3 and found.suggestions[0].evidence
 
 
-@pytest.mark.parametrize("text", ["请问周末天气怎么样", "你好，我想问一下", "喂喂喂"])
+@pytest.mark.parametrize("text", ["请问周末天气怎么样", "你好，我想问一下", "喂喂喂",
+                                  "我要投诉，你们到底管不管"])
 def test_an_ambiguous_text_goes_to_triage(holder, text):
     found = holder.classify(text)
     assert found.needs_triage
-    assert found.department_confidence < holder.model.threshold
+    assert found.category == "general" or found.department_confidence < holder.model.threshold
+
+
+def test_a_low_department_confidence_means_triage_even_for_a_real_category():
+    ranked = [Suggestion("noise", 0.3), Suggestion("water", 0.25), Suggestion("power", 0.2)]
+    ranker = type("R", (), {"version": "m", "threshold": 0.55,
+                            "rank": lambda self, text, k=None: ranked})()
+    found = classify("说不清", ranker=ranker, overrides=Overrides(),
+                     lead_of={"noise": "gongan", "water": "shuiwu", "power": "gongdian"})
+    assert (found.category, found.needs_triage) == ("noise", True)
 
 
 def test_traditional_characters_read_like_simplified(holder):

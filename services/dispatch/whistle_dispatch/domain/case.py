@@ -123,7 +123,7 @@ class Case:
         return case
 
     def reclassify(self, category: str, routing: Routing, deadlines: Deadlines, now: datetime,
-                   *, by: str, resolution: str, reason: str) -> None:
+                   *, by: str, resolution: str, reason: str, learn: bool = True) -> None:
         """A person chooses the category (triage, after returns, or a correction): the
         departments of the new category replace every live one, and the choice is recorded as
         a labelled example for the classifier."""
@@ -141,8 +141,9 @@ class Case:
         self._order(routing.lead, "lead", deadlines, now, reason=f"{reason} by {by}")
         for dept in routing.co:
             self._order(dept, "co", deadlines, now, reason=f"{reason} by {by}")
-        self.record_correction(before, category, by=by,
-                               reason="triage" if was == "triage" else reason)
+        if learn:
+            self.record_correction(before, category, by=by,
+                                   reason="triage" if was == "triage" else reason)
 
     def record_correction(self, before: str, after: str, *, by: str, reason: str) -> None:
         """A person's category choice: a labelled example for the classifier to learn from."""

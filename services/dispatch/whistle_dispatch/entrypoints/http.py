@@ -183,7 +183,7 @@ async def post_assign(case_id: str, body: AssignCreate, request: Request,
     """A person routes a case: triage, after returns, or a category change (scope operator)."""
     async def act(ctx, conn):
         return await handlers.assign(ctx, conn, case_id, dept=body.dept, category=body.category,
-                                     by=caller.client)
+                                     by=caller.client, learn=body.learn)
 
     return _view(await _transact(request, act))
 

@@ -109,7 +109,8 @@ def classify(text: str, *, ranker: Ranker | None, overrides: Overrides,
         return Classification(GENERAL, 0.0, True, "rules_only", (), None, (), version, 0.0)
     best = ranked[0]
     dept_conf = department_confidence(ranked, lead_of)
-    needs_triage = dept_conf < ranker.threshold
+    # `general` is learned from texts that name nothing a department could act on
+    needs_triage = best.category == GENERAL or dept_conf < ranker.threshold
     return Classification(best.category, round(best.probability, 4), needs_triage, "model",
                           tuple(ranked[:top]), None, best.evidence, version, round(dept_conf, 4))
 

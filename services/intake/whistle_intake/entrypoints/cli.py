@@ -28,7 +28,7 @@ from ..settings import Settings
 TOLERANCE = 0.005  # a new model is "worse" when its department accuracy is lower by more
 KEEP_VERSIONS = 5
 REFUSED = 3  # exit status of a retrain whose model was not promoted
-UNTRAINED = {"general", "service_order"}  # triage and the community's service orders
+UNTRAINED = {"service_order"}  # the community's service orders are chosen by kind, not text
 
 
 def lead_map() -> dict[str, str]:
