@@ -110,22 +110,15 @@ async def _wait_for_model(live, version: str) -> None:
 
 
 async def _assignments(live, case_id: str) -> list:
-    conn = await live.db("dispatch")
-    try:
-        return await conn.fetch("SELECT dept FROM case_assignments WHERE case_id=$1::uuid",
-                                case_id)
-    finally:
-        await conn.close()
+    return await live.fetch("dispatch", "SELECT dept FROM case_assignments WHERE case_id=$1::uuid",
+                            case_id)
 
 
 async def _correction(live, incident_id: str):
-    conn = await live.db("intake")
-    try:
-        row = await conn.fetchrow(
-            "SELECT * FROM classification_corrections WHERE incident_id=$1::uuid", incident_id)
-        return dict(row) if row else None
-    finally:
-        await conn.close()
+    rows = await live.fetch(
+        "intake", "SELECT * FROM classification_corrections WHERE incident_id=$1::uuid",
+        incident_id)
+    return dict(rows[0]) if rows else None
 
 
 def _retrain(live) -> dict:

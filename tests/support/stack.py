@@ -39,6 +39,14 @@ class Live:
     async def db(self, service: str) -> asyncpg.Connection:
         return await asyncpg.connect(self.stack.postgres.url_for(service))
 
+    async def fetch(self, service: str, sql: str, *args) -> list[asyncpg.Record]:
+        """Rows of one query on a service's database (a connection per call)."""
+        conn = await self.db(service)
+        try:
+            return await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+
     def http(self, service: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url(service), timeout=15.0)
 
@@ -186,12 +194,9 @@ async def all_ready(live: Live) -> bool:
 async def case_of(live: Live, incident_id: str, timeout: float = 30) -> str:
     """The id of the case dispatch made for an incident (waits for it)."""
     async def find():
-        conn = await live.db("dispatch")
-        try:
-            return await conn.fetchval("SELECT id::text FROM cases WHERE incident_id=$1",
-                                       incident_id)
-        finally:
-            await conn.close()
+        rows = await live.fetch("dispatch", "SELECT id::text FROM cases WHERE incident_id=$1",
+                                incident_id)
+        return rows[0]["id"] if rows else None
 
     return await eventually(find, timeout=timeout, what=f"case for incident {incident_id}")
 

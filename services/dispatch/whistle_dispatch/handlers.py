@@ -13,7 +13,7 @@ from whistle_common.consumer import Incoming, Rejected
 from whistle_common.envelope import new_event
 from whistle_common.outbox import enqueue_many
 from whistle_common.signing import SENDER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from whistle_common.topics import CASES_EVENTS, orders_topic
+from whistle_common.topics import CASES_EVENTS, EVENT_TYPES, orders_topic
 
 from .adapters import repository as repo
 from .domain import deadlines as dl
@@ -337,7 +337,7 @@ async def _commit(ctx: Context, conn: asyncpg.Connection, case: Case,
 
 def _envelope(case: Case, event: DomainEvent, now: datetime):
     """Route a domain event: case.* to cases.events, orders to the department's topic."""
-    if event.type.startswith("case.") or event.type == "classification.corrected.v1":
+    if event.type in EVENT_TYPES[CASES_EVENTS]:
         data = _case_view(case) | event.data
         if event.type == "case.created.v1":
             data["reporter"] = {"phone": case.facts.get("reporter_phone")}

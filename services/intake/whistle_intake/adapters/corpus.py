@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+CORRECTION_WEIGHT = 3.0  # a person's choice counts as much as three corpus texts
+
 
 @dataclass(frozen=True)
 class Example:

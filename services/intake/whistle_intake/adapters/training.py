@@ -29,7 +29,6 @@ C = 20.0
 MIN_DF = 2
 FOLDS = 5
 TARGET_ACCURACY = 0.90
-CORRECTION_WEIGHT = 3.0
 
 
 def _vectorizer() -> TfidfVectorizer:

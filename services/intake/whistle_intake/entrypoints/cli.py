@@ -18,7 +18,7 @@ from pathlib import Path
 
 from whistle_catalogue import load_catalogue
 
-from ..adapters.corpus import Example, check_labels, data_dir, read_dir
+from ..adapters.corpus import CORRECTION_WEIGHT, Example, check_labels, data_dir, read_dir
 from ..adapters.evaluation import evaluate
 from ..adapters.model_store import ModelStore, load_overrides
 from ..adapters.textmodel import LinearTextModel, ModelUnavailable, load_model
@@ -52,14 +52,9 @@ async def _corrections(database_url: str) -> list[Example]:
         rows = await repo.corrections(conn)
     finally:
         await conn.close()
-    return [Example(r["text"], r["to_category"], _weight(), f"correction:{r['event_id']}")
+    return [Example(r["text"], r["to_category"], CORRECTION_WEIGHT,
+                    f"correction:{r['event_id']}")
             for r in rows if r["to_category"] not in UNTRAINED]
-
-
-def _weight() -> float:
-    from ..adapters.training import CORRECTION_WEIGHT
-
-    return CORRECTION_WEIGHT
 
 
 def retrain(args: argparse.Namespace) -> int:
