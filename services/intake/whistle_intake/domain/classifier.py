@@ -10,7 +10,7 @@ the right desk.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 GENERAL = "general"
@@ -89,7 +89,6 @@ class Classification:
     matched: tuple[str, ...] = ()
     model_version: str | None = None
     department_confidence: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def classify(text: str, *, ranker: Ranker | None, overrides: Overrides,
