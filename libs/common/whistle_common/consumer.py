@@ -11,7 +11,6 @@ from typing import Any
 import asyncpg
 import structlog
 
-from .db import UNAVAILABLE
 from .dlq import send_to_dlq
 from .envelope import Envelope, EnvelopeError, decode
 from .idempotency import claim_event
@@ -19,18 +18,12 @@ from .kafka import Producer
 from .logging import bind_event_context
 from .metrics import EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
 from .topics import event_types_of
+from .uow import PgUnitOfWork, UnitOfWork
+from .usecase import Rejected, problem_for
 
 log = structlog.get_logger(__name__)
-TRANSIENT = (*UNAVAILABLE, asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 MAX_BUG_ATTEMPTS = 5
-
-
-class Rejected(Exception):
-    """A handler refuses an event (invalid for the current state); it goes to the DLQ."""
-
-    def __init__(self, reason: str, category: str = "rejected") -> None:
-        super().__init__(reason)
-        self.reason, self.category = reason, category
+__all__ = ["ConsumerSpec", "EventConsumer", "Incoming", "Raw", "Rejected"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +39,7 @@ class Incoming:
     envelope: Envelope
 
 
-Handler = Callable[[asyncpg.Connection, Incoming], Awaitable[None]]
+Handler = Callable[[UnitOfWork, Incoming], Awaitable[None]]
 
 
 @dataclass
@@ -60,6 +53,9 @@ class ConsumerSpec:
     batch_size: int = 200       # events applied in one transaction (one commit, one fsync)
     batch_window: float = 0.005  # seconds to wait for a batch to fill
     extra: dict[str, Any] = field(default_factory=dict)
+    # the service's unit of work joined to the consumer's transaction
+    unit_of_work: Callable[[asyncpg.Connection], UnitOfWork] = \
+        lambda conn: PgUnitOfWork(conn=conn)
 
 
 @dataclass(frozen=True)
@@ -168,10 +164,13 @@ class EventConsumer:
                         if not await claim_event(conn, self.spec.name, msg.envelope.id):
                             outcomes[i] = "duplicate"
                             continue
-                        await handler(conn, msg)
+                        await handler(self.spec.unit_of_work(conn), msg)
                         outcomes[i] = "applied"
-                except Rejected as exc:
-                    dead.append((i, msg, (exc.reason, exc.category)))
+                except Exception as exc:
+                    problem = problem_for(exc)
+                    if problem is None or problem.retry:
+                        raise  # the whole batch falls back to one by one, with retries
+                    dead.append((i, msg, (problem.detail or problem.title, problem.slug)))
         elapsed = time.perf_counter() - start
         for i, msg, _ in ready:
             if outcomes[i]:
@@ -196,18 +195,21 @@ class EventConsumer:
                 async with self._pool().acquire() as conn, conn.transaction():
                     if not await claim_event(conn, self.spec.name, msg.envelope.id):
                         return "duplicate"
-                    await handler(conn, msg)
+                    await handler(self.spec.unit_of_work(conn), msg)
                 EVENT_HANDLE_SECONDS.labels(self.spec.topic).observe(time.perf_counter() - start)
                 return "applied"
-            except Rejected as exc:
-                return exc.reason, exc.category
-            except TRANSIENT as exc:
-                log.warning("transient error applying event, retrying", error=str(exc),
-                            event_type=msg.envelope.type, attempt=attempt)
             except Exception as exc:  # noqa: BLE001 - a bug must not wedge the partition
-                log.exception("handler failed", event_type=msg.envelope.type, attempt=attempt)
-                if attempt >= MAX_BUG_ATTEMPTS:
-                    return f"handler error after {attempt} attempts: {exc!r}", "handler-error"
+                problem = problem_for(exc)
+                if problem is not None and not problem.retry:
+                    return problem.detail or problem.title, problem.slug
+                if problem is not None:
+                    log.warning("transient error applying event, retrying", error=str(exc),
+                                event_type=msg.envelope.type, attempt=attempt)
+                else:
+                    log.exception("handler failed", event_type=msg.envelope.type,
+                                  attempt=attempt)
+                    if attempt >= MAX_BUG_ATTEMPTS:
+                        return f"handler error after {attempt} attempts: {exc!r}", "handler-error"
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 

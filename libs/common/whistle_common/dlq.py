@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
-import asyncpg
 import structlog
 
 from .kafka import Producer
@@ -24,17 +22,11 @@ def dlq_headers(topic: str, reason: str, category: str, partition: int | None = 
             ("x-dlq-source-offset", str(offset))]
 
 
-async def enqueue_dlq(conn: asyncpg.Connection, *, topic: str, key: bytes | None, value: bytes,
-                      reason: str, category: str, dead_letter_id: str) -> None:
-    """Put a dead letter in the outbox, in the caller's transaction: it reaches `<topic>.dlq`
-    even if the process dies right after the state change that made it dead."""
-    await conn.execute(
-        "INSERT INTO outbox(topic, key, value, headers, event_id) VALUES ($1,$2,$3,$4,$5)",
-        dlq_topic(topic), key, value, json.dumps(dlq_headers(topic, reason, category)),
-        dead_letter_id)
+def dlq_log(topic: str, category: str, reason: str, **where: object) -> None:
+    """Count and log one dead letter."""
     DLQ_MESSAGES.labels(topic, category).inc()
     log.warning("message sent to dlq", topic=topic, category=category, reason=reason[:200],
-                via="outbox")
+                **where)
 
 
 async def send_to_dlq(
@@ -63,6 +55,4 @@ async def send_to_dlq(
             await producer.reset()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
-    DLQ_MESSAGES.labels(topic, category).inc()
-    log.warning("message sent to dlq", topic=topic, category=category, reason=reason[:200],
-                partition=partition, offset=offset)
+    dlq_log(topic, category, reason, partition=partition, offset=offset)

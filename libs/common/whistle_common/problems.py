@@ -79,21 +79,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(413, "payload-too-large", "Payload too large", str(exc),
                                 instance=request.url.path)
 
-    import asyncpg
+    from .usecase import known_errors, problem_for  # one mapping, shared with consumers
 
-    @app.exception_handler(asyncpg.DataError)
-    async def _bad_data(request: Request, exc: asyncpg.DataError):
-        # SQLSTATE class 22: a value the database cannot take (NUL bytes, out of range, …)
-        return problem_response(422, "invalid-value", "Invalid value",
-                                f"a value was refused: {type(exc).__name__}",
-                                instance=request.url.path)
+    async def _known(request: Request, exc: Exception):
+        problem = problem_for(exc)
+        assert problem is not None
+        return problem_response(problem.status, problem.slug, problem.title, problem.detail,
+                                instance=request.url.path, headers=problem.headers or None,
+                                **problem.extensions)
 
-    @app.exception_handler(UnicodeEncodeError)
-    async def _unencodable(request: Request, exc: UnicodeEncodeError):
-        # e.g. a lone UTF-16 surrogate sent as a JSON \ud8c0 escape: not storable text
-        return problem_response(422, "invalid-text", "Text is not valid Unicode",
-                                "a field contains characters that cannot be stored (lone "
-                                "surrogates)", instance=request.url.path)
+    for error in known_errors():
+        app.add_exception_handler(error, _known)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -30,6 +30,7 @@ from .outbox import OutboxRelay
 from .problems import install_problem_handlers
 from .settings import CommonSettings
 from .topics import all_topics
+from .uow import PgUnitOfWork, UnitOfWork
 
 log = structlog.get_logger(__name__)
 Hook = Callable[["Runtime"], Awaitable[None]]
@@ -48,6 +49,11 @@ class Runtime:
     consumers: list[EventConsumer] = field(default_factory=list)
     started_at: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
+    unit_of_work: type[PgUnitOfWork] = PgUnitOfWork
+
+    def uow(self) -> UnitOfWork:
+        """A fresh unit of work on the pool (pass `runtime.uow` to run_use_case)."""
+        return self.unit_of_work(self.db())
 
     def db(self) -> asyncpg.Pool:
         assert self.pool is not None, "pool used before start-up"
@@ -103,12 +109,18 @@ def create_service(
     on_start: Sequence[Hook] = (), on_stop: Sequence[Hook] = (), version: str = "0.1.0",
     form_prefixes: tuple[str, ...] = (), max_body_bytes: int = 64 * 1024,
     ready_details: Mapping[str, Callable[[], Any]] | None = None,
+    unit_of_work: type[PgUnitOfWork] = PgUnitOfWork,
 ) -> FastAPI:
-    """Build one service's ASGI app; nothing is opened until the lifespan runs."""
+    """Build one service's ASGI app; nothing is opened until the lifespan runs.
+
+    `unit_of_work` is the service's PgUnitOfWork subclass: HTTP use cases get one per request
+    (`runtime.uow`), consumers one joined to each event's transaction.
+    """
     faust_app = make_faust_app(settings)
-    runtime = Runtime(settings=settings, faust_app=faust_app)
+    runtime = Runtime(settings=settings, faust_app=faust_app, unit_of_work=unit_of_work)
     init_dlq_series([c.topic for c in consumers])
     for spec in consumers:
+        spec.unit_of_work = lambda conn: unit_of_work(conn=conn)
         consumer = EventConsumer(spec, pool=runtime.db, producer=runtime.kafka)
         runtime.consumers.append(consumer)
         attach_consumer(faust_app, consumer, settings.service_name)

@@ -1,26 +1,35 @@
-"""Use cases of dispatch: open cases, apply department reports, whistle, assign."""
+"""Use cases of dispatch: open cases, apply department reports, whistle, assign, rate,
+decide extensions and supervise deadlines.
+
+Each use case takes the service's Context (bound with functools.partial in main.py), a unit of
+work and a command, and is one transaction: consumers call `on_incident`/`on_report` in theirs,
+HTTP and the supervision timer through `run_use_case`.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from prometheus_client import Counter, Histogram
-from whistle_common.consumer import Incoming, Rejected
+from whistle_common.consumer import Incoming
 from whistle_common.envelope import new_event
-from whistle_common.outbox import enqueue_many
 from whistle_common.signing import SENDER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from whistle_common.topics import CASES_EVENTS, EVENT_TYPES, orders_topic
+from whistle_common.usecase import NotFound, Rejected, UseCaseError, register, run_use_case
 
-from .adapters import repository as repo
 from .domain import deadlines as dl
 from .domain.case import Case, DomainEvent, IllegalTransition
 from .domain.privacy import mask_phone
 from .domain.routing import Routing, route
-from .domain.supervision import Policy, next_due, stage_name, still_pending
+from .domain.supervision import Policy, next_due, stage_name, still_pending, watches
+
+if TYPE_CHECKING:  # handlers see a unit's interface; which adapter it is, main.py decides
+    from .adapters.uow import PgDispatchUnitOfWork as UnitOfWork
 
 SOURCE = "/whistle/dispatch"
 DISPATCH_LATENCY = Histogram(
@@ -64,8 +73,81 @@ class Context:
     autoclose_seconds: float = 7 * 86400
 
 
-class NotFound(LookupError):
-    """No such case."""
+# the domain's refusal, answered 409 over HTTP and dead-lettered as `illegal-transition`
+register(IllegalTransition, 409, "illegal-transition", "Not allowed in this state")
+
+
+class NotDispatched(UseCaseError):
+    """A department reports over HTTP on a case that was never dispatched to it."""
+
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    case_id: str
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """A page of cases, newest first; `before` is the (created_at, id) the last page ended at."""
+
+    status: str | None = None
+    dept: str | None = None
+    street: str | None = None
+    overdue: bool = False
+    limit: int = 50
+    before: tuple[datetime, uuid.UUID] | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """A department's report on a case: the fields of dispatch.reported.v1."""
+
+    case_id: str
+    dept: str
+    data: dict[str, Any]
+    channel: str = "http"
+
+
+@dataclass(frozen=True)
+class Whistle:
+    case_id: str
+    depts: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Assign:
+    case_id: str
+    dept: str | None
+    category: str | None
+    by: str
+    learn: bool = True
+
+
+@dataclass(frozen=True)
+class Rate:
+    case_id: str
+    rating: str
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class DecideExtension:
+    case_id: str
+    dept: str
+    approve: bool
+    by: str
+    hours: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class At:
+    """A moment the clock-driven use cases (supervision, gauges) run at."""
+
+    now: datetime
 
 
 def case_deadlines(ctx: Context, category: str, priority: str, now: datetime) -> dl.Deadlines:
@@ -74,27 +156,45 @@ def case_deadlines(ctx: Context, category: str, priority: str, now: datetime) ->
     return dl.scaled(computed, now, ctx.time_scale)
 
 
-async def on_incident(ctx: Context, conn: asyncpg.Connection, msg: Incoming) -> None:
+async def on_incident(ctx: Context, uow: UnitOfWork, msg: Incoming) -> None:
     """incident.received.v1 → one case, dispatched to its departments (idempotent)."""
     data = msg.envelope.data
     incident_id = msg.envelope.subject
-    if await repo.exists_for_incident(conn, incident_id):
+    if await uow.cases.exists_for_incident(incident_id):
         return  # the same incident under another event id: still one case
-    category = data.get("category")
-    if ctx.catalogue.category(category) is None:
-        raise Rejected(f"unknown category {category!r}", "invalid-incident")
+    leaf = ctx.catalogue.category(data.get("category"))
+    if leaf is None:
+        raise Rejected(f"unknown category {data.get('category')!r}", "invalid-incident")
     path = ctx.territory.path((data.get("location") or {}).get("grid_code") or "")
     if path is None:
         raise Rejected("incident has no known grid_code", "invalid-incident")
     now = datetime.now(UTC)
-    leaf = ctx.catalogue.category(category)
     category = leaf.code  # an alias of an older catalogue version names its leaf
     kind = data.get("kind", "complaint")
-    routing = route(leaf, path.facts(), list(ctx.catalogue.place_rules), kind=kind)
     priority = data.get("priority") or leaf.priority
+    facts = _facts(ctx, leaf, path, msg)
+    if data.get("needs_triage") and kind != "service_order":
+        case = Case.open_for_triage(case_id=str(uuid.uuid4()), incident_id=incident_id,
+                                    category=category, kind=kind, priority=priority,
+                                    resolution=leaf.resolution, facts=facts, now=now)
+        await _save(ctx, uow, case, now)
+        TRIAGED.inc()
+        return
+    routing = route(leaf, path.facts(), list(ctx.catalogue.place_rules), kind=kind)
+    case = Case.open(case_id=str(uuid.uuid4()), incident_id=incident_id, category=category,
+                     kind=kind, priority=priority, routing=routing,
+                     deadlines=case_deadlines(ctx, category, priority, now), facts=facts, now=now)
+    await _save(ctx, uow, case, now)
+    received = datetime.fromisoformat(facts["received_at"])
+    DISPATCH_LATENCY.observe(max(0.0, (now - received).total_seconds()))
+
+
+def _facts(ctx: Context, leaf: Any, path: Any, msg: Incoming) -> dict[str, Any]:
+    """What a case keeps of its incident: place, text, reporter, and how it was classified."""
+    data = msg.envelope.data
     reporter = data.get("reporter") or {}
     classification = data.get("classification") or {}
-    facts = {
+    return {
         "path": path.as_list(), "street": path.street.code, "district": path.district.code,
         "community": path.community.code, "grid_code": path.grid.code,
         "description": data.get("description", ""),
@@ -102,29 +202,20 @@ async def on_incident(ctx: Context, conn: asyncpg.Connection, msg: Incoming) -> 
         "tracking_no": data.get("tracking_no"), "received_at": data.get("received_at")
         or msg.envelope.time.isoformat(), "reporter_phone": reporter.get("phone"),
         "reporter_phone_masked": mask_phone(reporter.get("phone")),
-        "category_name": leaf.name, "classified_as": category,
+        "category_name": leaf.name, "classified_as": leaf.code,
         "catalogue_version": ctx.catalogue.version, "source": data.get("source"),
         "suggestions": data.get("suggestions") or classification.get("suggestions") or [],
         "confidence": classification.get("confidence"),
         "model_version": data.get("model_version") or classification.get("model_version"),
     }
-    if data.get("needs_triage") and kind != "service_order":
-        case = Case.open_for_triage(case_id=str(uuid.uuid4()), incident_id=incident_id,
-                                    category=category, kind=kind, priority=priority,
-                                    resolution=leaf.resolution, facts=facts, now=now)
-        await _commit(ctx, conn, case, now)
-        TRIAGED.inc()
-        return
-    case = Case.open(case_id=str(uuid.uuid4()), incident_id=incident_id, category=category,
-                     kind=kind, priority=priority, routing=routing,
-                     deadlines=case_deadlines(ctx, category, priority, now), facts=facts, now=now)
-    await _commit(ctx, conn, case, now)
-    received = datetime.fromisoformat(facts["received_at"])
-    DISPATCH_LATENCY.observe(max(0.0, (now - received).total_seconds()))
 
 
-async def on_report(ctx: Context, conn: asyncpg.Connection, msg: Incoming) -> None:
-    """dispatch.reported.v1 from Kafka: signed by the reporting department, else rejected."""
+async def on_report(ctx: Context, uow: UnitOfWork, msg: Incoming) -> None:
+    """dispatch.reported.v1 from Kafka: signed by the reporting department, else rejected.
+
+    A report a case's state refuses goes to the DLQ as `illegal-transition` (the slug the
+    domain's IllegalTransition is registered with), and so does one on an unknown case.
+    """
     headers = {k.lower(): v.decode(errors="replace") for k, v in msg.headers.items()}
     dept = headers.get(SENDER_HEADER, "")
     data = msg.envelope.data
@@ -142,20 +233,35 @@ async def on_report(ctx: Context, conn: asyncpg.Connection, msg: Incoming) -> No
         REJECTED.labels("signature").inc()
         REPORTS.labels(str(data.get("kind", "?"))[:24], "kafka", "rejected").inc()
         raise Rejected(f"report refused: {problem}", "unauthenticated")
+    report = Report(msg.envelope.subject, dept, data, channel="kafka")
     try:
-        await apply_report(ctx, conn, msg.envelope.subject, dept, data, channel="kafka")
-    except (IllegalTransition, NotFound) as exc:
+        case = await _reported_on(uow, report.case_id)
+    except NotFound as exc:
         raise Rejected(str(exc), "illegal-transition") from exc
+    await _apply_report(ctx, uow, case, report)
 
 
-async def apply_report(ctx: Context, conn: asyncpg.Connection, case_id: str, dept: str,
-                       data: dict[str, Any], *, channel: str) -> Case:
-    """Apply one department report under a row lock; IllegalTransition leaves the case as is."""
-    kind = str(data.get("kind", ""))
-    case = await repo.load(conn, case_id, for_update=True)
-    if case is None:
+async def apply_report(ctx: Context, uow: UnitOfWork, report: Report) -> Case:
+    """A department's report over HTTP, on a case dispatched to it (else 403)."""
+    case = await _reported_on(uow, report.case_id)
+    if case.assignment(report.dept) is None:
+        raise NotDispatched("this case was not dispatched to you")
+    return await _apply_report(ctx, uow, case, report)
+
+
+async def _reported_on(uow: UnitOfWork, case_id: str) -> Case:
+    """The locked case a report is about; a report on no case is counted as refused."""
+    try:
+        return await _locked(uow, case_id)
+    except NotFound:
         REJECTED.labels("unknown-case").inc()
-        raise NotFound(f"no case {case_id}")
+        raise
+
+
+async def _apply_report(ctx: Context, uow: UnitOfWork, case: Case, report: Report) -> Case:
+    """Apply one report to a locked case; IllegalTransition leaves the case as it was."""
+    data, dept = report.data, report.dept
+    kind = str(data.get("kind", ""))
     now = datetime.now(UTC)
     try:
         candidates = tuple(ctx.catalogue.return_candidates.get(case.category, ()))
@@ -165,10 +271,10 @@ async def apply_report(ctx: Context, conn: asyncpg.Connection, case_id: str, dep
                     deadlines=case_deadlines(ctx, case.category, case.priority, now))
     except IllegalTransition:
         REJECTED.labels("not-assigned" if case.assignment(dept) is None else "transition").inc()
-        REPORTS.labels(kind[:24], channel, "rejected").inc()
+        REPORTS.labels(kind[:24], report.channel, "rejected").inc()
         raise
-    events = await _commit(ctx, conn, case, now)
-    REPORTS.labels(kind, channel, "applied").inc()
+    events = await _save(ctx, uow, case, now)
+    REPORTS.labels(kind, report.channel, "applied").inc()
     for event in events:
         if event.type == "case.acknowledged.v1":
             ACK_SECONDS.labels(event.data["dept"]).observe(event.data["ack_seconds"])
@@ -177,29 +283,28 @@ async def apply_report(ctx: Context, conn: asyncpg.Connection, case_id: str, dep
     return case
 
 
-async def whistle(ctx: Context, conn: asyncpg.Connection, case_id: str, depts: list[str],
-                  reason: str) -> tuple[Case, list[str]]:
-    """Summon more departments onto a case (吹哨)."""
-    case = await _locked(conn, case_id)
-    unknown = [d for d in depts if d not in ctx.catalogue.departments]
+async def whistle(ctx: Context, uow: UnitOfWork, cmd: Whistle) -> tuple[Case, list[str]]:
+    """Summon more departments onto a case (吹哨); answers the case and who was added."""
+    case = await _locked(uow, cmd.case_id)
+    unknown = [d for d in cmd.depts if d not in ctx.catalogue.departments]
     if unknown:
         raise IllegalTransition(f"unknown departments {unknown}")
     now = datetime.now(UTC)
-    added = case.summon(depts, case_deadlines(ctx, case.category, case.priority, now), now,
-                        reason=reason)
-    await _commit(ctx, conn, case, now)
+    added = case.summon(list(cmd.depts), case_deadlines(ctx, case.category, case.priority, now),
+                        now, reason=cmd.reason)
+    await _save(ctx, uow, case, now)
     return case, added
 
 
-async def assign(ctx: Context, conn: asyncpg.Connection, case_id: str, *, dept: str | None,
-                 category: str | None, by: str, learn: bool = True) -> Case:
+async def assign(ctx: Context, uow: UnitOfWork, cmd: Assign) -> Case:
     """A person routes a case: by category (its departments) or by lead department.
 
     On a case in triage, after returns (退单) or when the category changes, the choice is a
     labelled example (`classification.corrected.v1`) the classifier learns from.
     """
-    case = await _locked(conn, case_id)
+    case = await _locked(uow, cmd.case_id)
     now = datetime.now(UTC)
+    dept, category = cmd.dept, cmd.category
     if dept is not None and dept not in ctx.catalogue.departments:
         raise IllegalTransition(f"unknown department {dept!r}")
     if category is not None and ctx.catalogue.category(category) is None:
@@ -214,11 +319,12 @@ async def assign(ctx: Context, conn: asyncpg.Connection, case_id: str, *, dept: 
             routing = Routing(dept, tuple(c for c in routing.co if c != dept), leaf.resolution)
         reason = "return" if case.returns else "change"
         case.reclassify(leaf.code, routing,
-                        case_deadlines(ctx, leaf.code, case.priority, now), now, by=by,
-                        resolution=leaf.resolution, reason=reason, learn=learn)
+                        case_deadlines(ctx, leaf.code, case.priority, now), now, by=cmd.by,
+                        resolution=leaf.resolution, reason=reason, learn=cmd.learn)
     else:
-        case.assign(dept, case_deadlines(ctx, case.category, case.priority, now), now, by=by)
-    events = await _commit(ctx, conn, case, now)
+        case.assign(dept, case_deadlines(ctx, case.category, case.priority, now), now,
+                    by=cmd.by)
+    events = await _save(ctx, uow, case, now)
     for event in events:
         if event.type == "classification.corrected.v1":
             CORRECTIONS.labels(event.data["reason"]).inc()
@@ -237,14 +343,13 @@ def category_led_by(catalogue: Any, dept: str, suggestions: list[dict]) -> str:
     raise IllegalTransition(f"{dept} leads no category: choose a category")
 
 
-async def rate(ctx: Context, conn: asyncpg.Connection, case_id: str, rating: str,
-               comment: str | None) -> Case:
+async def rate(ctx: Context, uow: UnitOfWork, cmd: Rate) -> Case:
     """The call-back rating (回访); unsatisfied reopens to the same lead (重办)."""
-    case = await _locked(conn, case_id)
+    case = await _locked(uow, cmd.case_id)
     now = datetime.now(UTC)
-    case.rate(rating, now, comment=comment,
+    case.rate(cmd.rating, now, comment=cmd.comment,
               deadlines=case_deadlines(ctx, case.category, case.priority, now))
-    events = await _commit(ctx, conn, case, now)
+    events = await _save(ctx, uow, case, now)
     if any(e.type == "case.reopened.v1" for e in events):
         REOPENS.inc()
     if any(e.type == "case.closed.v1" for e in events):
@@ -252,86 +357,109 @@ async def rate(ctx: Context, conn: asyncpg.Connection, case_id: str, rating: str
     return case
 
 
-async def decide_extension(ctx: Context, conn: asyncpg.Connection, case_id: str, *, dept: str,
-                           approve: bool, hours: int | None, note: str | None, by: str) -> Case:
-    """The street office's decision on an extension request (延期)."""
-    case = await _locked(conn, case_id)
+async def decide_extension(ctx: Context, uow: UnitOfWork, cmd: DecideExtension) -> Case:
+    """The street office's decision on an extension request (延期); an approval restarts the
+    supervision of the resolve deadline from its new date."""
+    case = await _locked(uow, cmd.case_id)
     now = datetime.now(UTC)
-    case.decide_extension(dept, approve, now, by=by, hours=hours, note=note)
-    await _commit(ctx, conn, case, now)
-    if approve:
-        seq = case.assignments.index(case.assignment(dept))
-        await repo.reschedule(conn, case.id, seq, "resolve", case.assignments[seq].resolve_by)
+    case.decide_extension(cmd.dept, cmd.approve, now, by=cmd.by, hours=cmd.hours,
+                          note=cmd.note)
+    await _save(ctx, uow, case, now)
+    if cmd.approve:
+        seq = case.assignments.index(case.assignment(cmd.dept))
+        await uow.cases.reschedule(case.id, seq, "resolve", case.assignments[seq].resolve_by)
     return case
 
 
-async def sweep(ctx: Context, pool: asyncpg.Pool, *, limit: int = 200) -> int:
-    """Fire every due supervision stage once; safe with any number of workers."""
-    now = datetime.now(UTC)
-    async with pool.acquire() as conn:
-        due = await conn.fetch(
-            "SELECT case_id::text AS case_id, seq, kind FROM supervision WHERE due_at <= $1 "
-            "ORDER BY due_at LIMIT $2", now, limit)
+async def get_case(uow: UnitOfWork, ref: CaseRef) -> tuple[Case, list[dict[str, Any]]]:
+    """A case and its full timeline."""
+    case = await uow.cases.load(ref.case_id)
+    if case is None:
+        raise NotFound(f"no case {ref.case_id}")
+    return case, await uow.cases.timeline(ref.case_id)
+
+
+async def list_cases(uow: UnitOfWork, query: CaseQuery) -> list[dict[str, Any]]:
+    """One page of case summaries; `overdue` keeps those with a deadline missed by now."""
+    return await uow.cases.search(status=query.status, dept=query.dept, street=query.street,
+                                  overdue_at=datetime.now(UTC) if query.overdue else None,
+                                  limit=query.limit, before=query.before)
+
+
+async def count_open(uow: UnitOfWork, at: At) -> dict[str, dict[str, int]]:
+    """Open and overdue assignments per department ({dept: {"open", "overdue"}})."""
+    return {row["dept"]: {"open": row["open"], "overdue": row["overdue"]}
+            for row in await uow.cases.open_by_dept(at.now)}
+
+
+async def sweep(ctx: Context, unit_of_work: Callable[[], UnitOfWork], now: datetime, *,
+                limit: int = 200) -> int:
+    """Fire the stages due at `now`, one transaction each; answers how many fired.
+
+    Safe with any number of workers: each claim locks its watch, and the watch has moved on
+    by the time the lock is released. A watch whose case is busy waits for a later claim.
+    """
+    at = At(now)
     fired = 0
-    for item in due:
-        async with pool.acquire() as conn, conn.transaction():
-            fired += await _fire(ctx, conn, item, now)
+    for _ in range(limit):
+        outcome = await run_use_case(unit_of_work, partial(fire_due, ctx), at)
+        if outcome is None:
+            break
+        fired += outcome
     return fired
 
 
-async def _fire(ctx: Context, conn: asyncpg.Connection, item, now: datetime) -> int:
-    row = await conn.fetchrow(
-        """SELECT case_id::text AS case_id, seq, kind, stage, due_at FROM supervision
-           WHERE case_id=$1::uuid AND seq=$2 AND kind=$3 AND due_at <= $4
-           FOR UPDATE SKIP LOCKED""", item["case_id"], item["seq"], item["kind"], now)
-    if row is None:
-        return 0  # another worker fired it, or holds it right now
-    # never wait for a case lock here: a report in flight holds it; try again next tick
-    doc = await conn.fetchval("SELECT doc FROM cases WHERE id=$1::uuid FOR UPDATE SKIP LOCKED",
-                              row["case_id"])
-    if doc is None:
-        return 0
-    case = await repo.load(conn, row["case_id"])
-    if row["kind"] == "autoclose":
-        if case.status == "resolved":
+async def fire_due(ctx: Context, uow: UnitOfWork, at: At) -> bool | None:
+    """Claim the earliest due watch and fire its stage: overdue, then escalation level by
+    level, or the auto-close of a resolved case nobody rated.
+
+    Answers True when something fired, False when the watch was parked because nothing is
+    owed any more, None when no watch is due (or every due one is held elsewhere).
+    """
+    claimed = await uow.cases.claim_due(at.now)
+    if claimed is None:
+        return None
+    watch, case = claimed
+    now, kind = at.now, watch["kind"]
+    if kind == "autoclose":
+        closes = case.status == "resolved"
+        if closes:
             case.close(now, reason="not rated in time")
-            await _commit(ctx, conn, case, now)
+            await _save(ctx, uow, case, now)
             CLOSED.labels("unrated").inc()
-        await repo.advance(conn, row, None)
-        return 1
-    assignment = case.assignments[row["seq"]]
-    if not still_pending(row["kind"], assignment.status):
-        await repo.advance(conn, row, None)
-        return 0
-    stage = stage_name(row["stage"])
-    case.supervise(row["seq"], row["kind"], stage, now)
-    await _commit(ctx, conn, case, now)
-    await repo.advance(conn, row, next_due(row["stage"], row["due_at"], ctx.policy))
+        await uow.cases.advance(watch, None)
+        return closes
+    if not still_pending(kind, case.assignments[watch["seq"]].status):
+        await uow.cases.advance(watch, None)
+        return False
+    stage = stage_name(watch["stage"])
+    case.supervise(watch["seq"], kind, stage, now)
+    await _save(ctx, uow, case, now)
+    await uow.cases.advance(watch, next_due(watch["stage"], watch["due_at"], ctx.policy))
     if stage == "overdue":
-        OVERDUE.labels(row["kind"]).inc()
+        OVERDUE.labels(kind).inc()
     else:
         ESCALATIONS.labels(stage).inc()
-    return 1
+    return True
 
 
-async def _locked(conn: asyncpg.Connection, case_id: str) -> Case:
-    case = await repo.load(conn, case_id, for_update=True)
+async def _locked(uow: UnitOfWork, case_id: str) -> Case:
+    case = await uow.cases.load(case_id, for_update=True)
     if case is None:
         raise NotFound(f"no case {case_id}")
     return case
 
 
-async def _commit(ctx: Context, conn: asyncpg.Connection, case: Case,
-                  now: datetime) -> list[DomainEvent]:
-    """Save the case and put its new events in the outbox, in the caller's transaction."""
+async def _save(ctx: Context, uow: UnitOfWork, case: Case, now: datetime) -> list[DomainEvent]:
+    """Save the case, watch the deadlines it still owes and put its new events in the outbox."""
     events = case.take_events()
-    await repo.save(conn, case, events, now)
+    await uow.cases.save(case, events, now)
     autoclose_at = None
     if case.status == "resolved" and case.resolved_at is not None:
         autoclose_at = case.resolved_at + timedelta(seconds=ctx.autoclose_seconds)
-    await repo.sync_supervision(conn, case, autoclose_at)
+    await uow.cases.sync_supervision(case.id, watches(case.assignments, autoclose_at))
     RESOLVED.inc(sum(1 for e in events if e.type == "case.resolved.v1"))
-    await enqueue_many(conn, [item for e in events if (item := _envelope(case, e, now))])
+    await uow.outbox.add_many([item for e in events if (item := _envelope(case, e, now))])
     return events
 
 

@@ -14,10 +14,11 @@ from whistle_catalogue import load_catalogue, load_territory
 from whistle_common.consumer import ConsumerSpec
 from whistle_common.service import Runtime, create_service
 from whistle_common.topics import DISPATCH_REPORTS, INCIDENTS_RECEIVED
+from whistle_common.usecase import run_use_case
 
 from . import handlers
-from .adapters import repository as repo
 from .adapters.calendar import is_workday
+from .adapters.uow import PgDispatchUnitOfWork
 from .domain.supervision import Policy
 from .entrypoints import http
 from .settings import Settings
@@ -32,12 +33,12 @@ async def refresh_gauges(runtime: Runtime, every: float, depts: list[str]) -> No
     """Keep the per-department open/overdue gauges current from the database."""
     while True:
         try:
-            async with runtime.db().acquire() as conn:
-                rows = {r["dept"]: r for r in await repo.open_by_dept(conn, datetime.now(UTC))}
+            counts = await run_use_case(runtime.uow, handlers.count_open,
+                                        handlers.At(datetime.now(UTC)))
             for dept in depts:
-                row = rows.get(dept)
-                CASES_OPEN.labels(dept).set(row["open"] if row else 0)
-                CASES_OVERDUE.labels(dept).set(row["overdue"] if row else 0)
+                row = counts.get(dept, {})
+                CASES_OPEN.labels(dept).set(row.get("open", 0))
+                CASES_OVERDUE.labels(dept).set(row.get("overdue", 0))
         except Exception:  # noqa: BLE001 - a gauge refresh must never stop the service
             pass
         await asyncio.sleep(every)
@@ -75,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = create_service(settings=settings, package="whistle_dispatch",
                          title="Whistle dispatch", routers=[http.router], consumers=consumers,
-                         dept_codes=depts, on_start=[start_gauges], on_stop=[stop_gauges])
+                         dept_codes=depts, on_start=[start_gauges], on_stop=[stop_gauges],
+                         unit_of_work=PgDispatchUnitOfWork)
     app.state.ctx = ctx
     runtime = app.state.runtime
 
@@ -85,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if runtime.pool is None:
             return
         try:
-            await handlers.sweep(ctx, runtime.db())
+            await handlers.sweep(ctx, runtime.uow, datetime.now(UTC))
         except Exception:  # noqa: BLE001 - a failed sweep is retried on the next tick
             log.exception("supervision sweep failed")
 

@@ -7,21 +7,22 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 from prometheus_client import Counter
 from whistle_common.consumer import Incoming
 from whistle_common.envelope import new_event
-from whistle_common.outbox import enqueue
 from whistle_common.topics import INCIDENTS_RECEIVED
+from whistle_common.usecase import Conflict, NotFound, register
 
-from .adapters import repository as repo
 from .adapters.model_store import ClassifierHolder
 from .adapters.phones import normalize_cn_phone
 from .domain import incident as rules
 from .schemas import IncidentCreate
+
+if TYPE_CHECKING:  # handlers see a unit's interface; which adapter it is, main.py decides
+    from .adapters.uow import PgIntakeUnitOfWork as UnitOfWork
 
 SOURCE = "/whistle/intake"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -45,8 +46,21 @@ class Reference:
     classifier: ClassifierHolder
 
 
-class Conflict(Exception):
+class IdempotencyConflict(Conflict):
     """Same idempotency key, different request."""
+
+    slug, title = "idempotency-conflict", "Idempotency key reused"
+
+
+register(rules.IncidentInvalid, 422, detail=lambda exc: exc.detail)
+
+
+@dataclass(frozen=True)
+class SubmitIncident:
+    """An incident as a caller sent it, at the moment intake took it."""
+
+    draft: IncidentCreate
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -57,34 +71,32 @@ class Outcome:
     row: Mapping[str, Any]
 
 
-async def submit_incident(pool: asyncpg.Pool, draft: IncidentCreate, *, ref: Reference,
-                          now: datetime) -> Outcome:
+async def submit_incident(ref: Reference, uow: UnitOfWork, command: SubmitIncident) -> Outcome:
     """Validate, classify, store and announce an incident exactly once per (source, external_id)."""
+    draft, now = command.draft, command.now
     request_hash = rules.fingerprint(draft.model_dump(mode="json"))
     try:
         row = _prepare(draft, ref=ref, now=now, request_hash=request_hash)
     except rules.IncidentInvalid:
         # a replay is answered as the first time even if the rules changed since
-        async with pool.acquire() as conn:
-            existing = await repo.find_by_key(conn, draft.source, draft.external_id)
+        existing = await uow.incidents.find_by_key(draft.source, draft.external_id)
         if existing is None:
             raise
         return _replay(existing, request_hash)
-    async with pool.acquire() as conn, conn.transaction():
-        row["tracking_no"] = rules.tracking_number(now.astimezone(SHANGHAI),
-                                                   await repo.next_sequence(conn))
-        if not await repo.insert_incident(conn, row):
-            existing = await repo.find_by_key(conn, draft.source, draft.external_id)
-            return _replay(existing, request_hash)
-        await enqueue(conn, INCIDENTS_RECEIVED, _received_event(row, ref, now))
+    row["tracking_no"] = rules.tracking_number(now.astimezone(SHANGHAI),
+                                               await uow.incidents.next_sequence())
+    if not await uow.incidents.insert_incident(row):
+        existing = await uow.incidents.find_by_key(draft.source, draft.external_id)
+        return _replay(existing, request_hash)
+    await uow.outbox.add(INCIDENTS_RECEIVED, _received_event(row, ref, now))
     RECEIVED.labels(draft.source, draft.kind).inc()
     CLASSIFIED.labels(row["classification"]["outcome"], row["category"]).inc()
     return Outcome(True, {**row, "status": "received"})
 
 
-def _replay(existing: asyncpg.Record, request_hash: str) -> Outcome:
+def _replay(existing: Mapping[str, Any], request_hash: str) -> Outcome:
     if existing["request_hash"] != request_hash:
-        raise Conflict(f"external_id {existing['external_id']!r} of source "
+        raise IdempotencyConflict(f"external_id {existing['external_id']!r} of source "
                        f"{existing['source']!r} was used for a different request")
     REPLAYED.labels(existing["source"]).inc()
     return Outcome(False, existing)
@@ -152,40 +164,75 @@ def _received_event(row: dict, ref: Reference, now: datetime):
                      now=now)
 
 
-async def on_case_event(conn: asyncpg.Connection, msg: Incoming) -> None:
+@dataclass(frozen=True)
+class IncidentView:
+    """An incident as the hotline sees it, with its timeline."""
+
+    row: Mapping[str, Any]
+    timeline: list[dict]
+
+
+async def incident_view(uow: UnitOfWork, incident_id: str) -> IncidentView:
+    row = await uow.incidents.get(incident_id)
+    if row is None:
+        raise NotFound(f"no incident {incident_id}")
+    return IncidentView(row, await uow.incidents.timeline(row["id"]))
+
+
+@dataclass(frozen=True)
+class SearchRequests:
+    """Open311 search: by ids, else by service code and reception time."""
+
+    ids: tuple[str, ...] = ()
+    category: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int = 1000
+
+
+async def search_incidents(uow: UnitOfWork, query: SearchRequests) -> list[Mapping[str, Any]]:
+    if query.ids:
+        found = [await uow.incidents.get(i) for i in query.ids]
+        return [row for row in found if row is not None]
+    return await uow.incidents.search(source=None, category=query.category, status=None,
+                                      start=query.start, end=query.end, limit=query.limit)
+
+
+async def on_case_event(uow: UnitOfWork, msg: Incoming) -> None:
     """Keep the hotline-facing status and timeline current from cases.events."""
     env = msg.envelope
     incident_id = env.data.get("incident_id")
     if not incident_id:
         return
-    row = await repo.get(conn, incident_id)
+    row = await uow.incidents.get(incident_id)
     if row is None:
         return  # a case of an incident this intake never stored (another city's intake)
     status = rules.status_after(row["status"], env.type)
     deadlines = env.data.get("deadlines") or {}
     expected = deadlines.get("resolve_by")
-    await repo.update_status(
-        conn, row["id"], status=status, case_id=env.subject,
+    await uow.incidents.update_status(
+        row["id"], status=status, case_id=env.subject,
         agency=env.data.get("lead"),
         expected_at=datetime.fromisoformat(expected) if expected else None)
     note = env.data.get("note") or env.data.get("reason") or env.data.get("result")
-    await repo.add_timeline(conn, row["id"], env.time, status, env.type,
+    await uow.incidents.add_timeline(row["id"], env.time, status, env.type,
                             json.dumps(note, ensure_ascii=False)[1:-1] if note else None)
 
 
-async def on_correction(conn: asyncpg.Connection, msg: Incoming) -> None:
+async def on_correction(uow: UnitOfWork, msg: Incoming) -> None:
     """classification.corrected.v1 → a labelled example (the incident's text, the chosen
     category), stored once per event for the next retrain."""
     env = msg.envelope
-    row = await repo.get(conn, str(env.data.get("incident_id") or ""))
+    row = await uow.incidents.get(str(env.data.get("incident_id") or ""))
     if row is None:
         return  # an incident this intake never stored
-    await repo.insert_correction(conn, {
+    stored = await uow.incidents.insert_correction({
         "event_id": env.id, "incident_id": row["id"], "case_id": env.subject,
         "text": row["description"], "from_category": str(env.data.get("from_category")),
         "to_category": str(env.data.get("to_category")),
         "confirmed": bool(env.data.get("confirmed")), "reason": str(env.data.get("reason")),
         "corrected_by": str(env.data.get("by")), "model_version": env.data.get("model_version"),
         "corrected_at": env.time})
-    CORRECTIONS_STORED.inc()
-    await on_case_event(conn, msg)
+    if stored:
+        CORRECTIONS_STORED.inc()
+    await on_case_event(uow, msg)

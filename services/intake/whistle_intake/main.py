@@ -15,6 +15,7 @@ from whistle_common.topics import CASES_EVENTS, EVENT_TYPES
 
 from . import handlers
 from .adapters.model_store import ClassifierHolder, ModelStore, load_overrides
+from .adapters.uow import PgIntakeUnitOfWork
 from .entrypoints import http, open311
 from .settings import Settings
 
@@ -52,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service(settings=settings, package="whistle_intake", title="Whistle intake",
                          routers=[http.router, open311.router], consumers=consumers,
                          form_prefixes=("/open311/",), on_start=[load_model],
-                         on_stop=[stop_watch], ready_details={"classifier": holder.status})
+                         on_stop=[stop_watch], ready_details={"classifier": holder.status},
+                         unit_of_work=PgIntakeUnitOfWork)
     app.state.ref = handlers.Reference(load_catalogue(), load_territory(), holder)
     app.state.buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from functools import partial
 
 import httpx
@@ -21,6 +22,7 @@ from whistle_common.topics import (
 
 from . import handlers
 from .adapters.channels import EmailChannel, InboxChannel, SmsGatewayChannel, WebhookChannel
+from .adapters.uow import PgNotifyUnitOfWork
 from .domain.delivery import RetryPolicy
 from .domain.rules import RULES
 from .entrypoints import http
@@ -34,7 +36,7 @@ async def sender(ctx: handlers.Context, runtime: Runtime, every: float) -> None:
     """Deliver due notifications; dead ones reach notifications.dlq through the outbox."""
     while True:
         try:
-            sent = await handlers.deliver_due(ctx, runtime.db())
+            sent = await handlers.deliver_due(ctx, runtime.uow)
         except Exception:  # noqa: BLE001 - the sender keeps going; state is in Postgres
             log.exception("sender loop failed")
             sent = 0
@@ -55,10 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   "inbox": InboxChannel()},
         policy=RetryPolicy(settings.max_attempts, settings.retry_base_seconds),
         webhooks=dict(settings.webhooks), emails=dict(settings.emails),
-        rate_limit=settings.rate_limit)
-    from datetime import timedelta
-
-    ctx.rate_window = timedelta(seconds=settings.rate_window_seconds)
+        rate_limit=settings.rate_limit,
+        rate_window=timedelta(seconds=settings.rate_window_seconds))
     on_event = partial(handlers.on_event, ctx)
     consumers = [
         ConsumerSpec(CASES_EVENTS, name="notify.cases",
@@ -82,6 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = create_service(settings=settings, package="whistle_notify", title="Whistle notify",
                          routers=[http.router],
-                         consumers=consumers, on_start=[start_sender], on_stop=[stop_sender])
-    app.state.ctx = ctx
+                         consumers=consumers, on_start=[start_sender], on_stop=[stop_sender],
+                         unit_of_work=PgNotifyUnitOfWork)
     return app

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
+from functools import partial
 from importlib import resources
 
 from fastapi import FastAPI
@@ -13,8 +15,11 @@ from whistle_catalogue import load_territory
 from whistle_common.consumer import ConsumerSpec
 from whistle_common.service import Runtime, create_service
 from whistle_common.topics import CASES_EVENTS
+from whistle_common.usecase import run_use_case
 
 from . import handlers
+from .adapters.uow import PgScoringUnitOfWork
+from .domain.periods import month_of, parse_period
 from .domain.points import PointsRules
 from .entrypoints import http
 from .settings import Settings
@@ -43,26 +48,20 @@ COMMUNITY_POINTS = Gauge("whistle_community_points_month",
 
 async def refresh_gauges(ctx: handlers.Context, runtime: Runtime, every: float) -> None:
     """Keep this month's rates, scores and community points current for Prometheus."""
-    from datetime import UTC, datetime
-
-    from .domain.periods import month_of, parse_period
-
     for code in ctx.territory.communities:
         COMMUNITY_POINTS.labels(code).set(0)
     while True:
         try:
             period = parse_period(month_of(datetime.now(UTC)))
-            async with runtime.db().acquire() as conn:
-                for row in await handlers.ranking(ctx, conn, period):
-                    for rate, value in row["rates"].items():
-                        DEPT_RATE.labels(row["dept"], rate).set(value if value is not None
-                                                                else float("nan"))
-                    DEPT_SCORE.labels(row["dept"]).set(row["score"] or 0)
-                for row in await conn.fetch(
-                        "SELECT v.community, sum(t.points) AS points FROM ledger_txns t JOIN "
-                        "volunteers v ON v.id=t.volunteer_id WHERE t.kind='award' AND t.at >= $1 "
-                        "GROUP BY v.community", period.start):
-                    COMMUNITY_POINTS.labels(row["community"]).set(row["points"])
+            figures = await run_use_case(runtime.uow, partial(handlers.month_figures, ctx),
+                                         period)
+            for row in figures.ranking:
+                for rate, value in row["rates"].items():
+                    DEPT_RATE.labels(row["dept"], rate).set(value if value is not None
+                                                            else float("nan"))
+                DEPT_SCORE.labels(row["dept"]).set(row["score"] or 0)
+            for community, points in figures.community_points.items():
+                COMMUNITY_POINTS.labels(community).set(points)
         except Exception:  # noqa: BLE001 - gauges must never stop the service
             log.exception("gauge refresh failed")
         await asyncio.sleep(every)
@@ -84,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = create_service(settings=settings, package="whistle_scoring", title="Whistle scoring",
                          routers=[http.router], consumers=[case_consumer()],
-                         on_start=[start_gauges], on_stop=[stop_gauges])
+                         on_start=[start_gauges], on_stop=[stop_gauges],
+                         unit_of_work=PgScoringUnitOfWork)
     app.state.ctx = ctx
     return app

@@ -8,8 +8,11 @@ chain: acknowledging stops the `ack` chain, resolving stops the `resolve` chain.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from .case import Assignment
 
 LEVELS = ("street", "district", "city")
 KINDS = ("ack", "resolve")
@@ -54,3 +57,15 @@ def still_pending(kind: str, assignment_status: str) -> bool:
     if kind == "ack":
         return assignment_status == "ordered"
     return assignment_status in ("ordered", "acknowledged", "arrived")
+
+
+def watches(assignments: Sequence[Assignment],
+            autoclose_at: datetime | None) -> list[tuple[int, str, datetime]]:
+    """What supervision watches on a case, as (assignment index, kind, due): each deadline a
+    lead or co-department still owes, and the auto-close (-1) of a resolved case not rated."""
+    owed = [(seq, kind, due) for seq, a in enumerate(assignments) if a.role in ("lead", "co")
+            for kind, due in (("ack", a.ack_by), ("resolve", a.resolve_by))
+            if still_pending(kind, a.status)]
+    if autoclose_at is not None:
+        owed.append((-1, "autoclose", autoclose_at))
+    return owed

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from whistle_common.auth import Principal, authenticate, require
-from whistle_common.db import UNAVAILABLE
 from whistle_common.problems import ProblemError
+from whistle_common.usecase import run_use_case
 
 from .. import handlers
-from ..adapters import repository as repo
-from ..domain.case import Case, IllegalTransition
+from ..domain.case import Case
 from ..schemas import AssignCreate, ExtensionDecision, RatingCreate, ReportCreate, WhistleCreate
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])
@@ -32,15 +30,10 @@ def street_office_or_operator(request: Request) -> Principal:
 
 
 Supervisor = Annotated[Principal, Depends(street_office_or_operator)]
-DB_DOWN = UNAVAILABLE
 
 
 def _ctx(request: Request) -> handlers.Context:
     return request.app.state.ctx
-
-
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.runtime.db()
 
 
 def _may_read_all(p: Principal) -> bool:
@@ -75,31 +68,17 @@ def _view(case: Case, timeline: list[dict] | None = None) -> dict:
     return body
 
 
-async def _transact(request: Request, action):
-    """Run action(ctx, conn) in a transaction, mapping failures to problem details."""
-    try:
-        async with _pool(request).acquire() as conn, conn.transaction():
-            return await action(_ctx(request), conn)
-    except handlers.NotFound as exc:
-        raise ProblemError(404, "not-found", "Not found", str(exc)) from exc
-    except IllegalTransition as exc:
-        raise ProblemError(409, "illegal-transition", "Not allowed in this state",
-                           str(exc)) from exc
-    except DB_DOWN as exc:
-        raise ProblemError(503, "unavailable", "Service unavailable", "storage unavailable",
-                           headers={"Retry-After": "5"}) from exc
+async def _run(request: Request, handler, command):
+    """Run a use case with the service's context on a fresh unit of work."""
+    return await run_use_case(request.app.state.runtime.uow,
+                              partial(handler, _ctx(request)), command)
 
 
 @router.get("/cases/{case_id}")
 async def get_case(case_id: str, request: Request, caller: Caller) -> dict:
     """A case with assignments, deadlines and its full timeline."""
-    async def read(_, conn):
-        case = await repo.load(conn, case_id)
-        if case is None:
-            raise handlers.NotFound(f"no case {case_id}")
-        return case, await repo.timeline(conn, case_id)
-
-    case, timeline = await _transact(request, read)
+    case, timeline = await run_use_case(request.app.state.runtime.uow, handlers.get_case,
+                                        handlers.CaseRef(case_id))
     if not _may_read_all(caller) and not caller.departments() & {a.dept for a in case.assignments}:
         raise ProblemError(403, "forbidden", "Forbidden", "this case was not dispatched to you")
     return _view(case, timeline)
@@ -118,21 +97,11 @@ async def list_cases(request: Request, caller: Caller, status: str | None = None
         if dept is not None and dept not in own:
             raise ProblemError(403, "forbidden", "Forbidden", f"you may not list {dept}'s cases")
         dept = dept or sorted(own)[0]
-    before = _decode_cursor(cursor)
-
-    async def read(_, conn):
-        return await repo.search(conn, status=status, dept=dept, street=street,
-                                 overdue_at=datetime.now(UTC) if overdue else None,
-                                 limit=limit, before=before)
-
-    rows = await _transact(request, read)
-    items = [{**dict(r), "case_id": str(r["id"]),
-              "suggestions": json.loads(r["suggestions"]) if r["suggestions"] else []}
-             for r in rows]
-    for item in items:
-        item.pop("id")
-    nxt = (f"{rows[-1]['created_at'].isoformat()}|{rows[-1]['id']}"
-           if len(rows) == limit else None)
+    query = handlers.CaseQuery(status=status, dept=dept, street=street, overdue=overdue,
+                               limit=limit, before=_decode_cursor(cursor))
+    items = await run_use_case(request.app.state.runtime.uow, handlers.list_cases, query)
+    nxt = (f"{items[-1]['created_at'].isoformat()}|{items[-1]['case_id']}"
+           if len(items) == limit else None)
     return {"items": items, "next": nxt}
 
 
@@ -155,25 +124,16 @@ async def post_report(case_id: str, body: ReportCreate, request: Request, caller
     dept = body.dept or (next(iter(depts)) if len(depts) == 1 else None)
     if dept is None or dept not in depts:
         raise ProblemError(403, "forbidden", "Forbidden", "report as one of your departments")
-
-    async def act(ctx, conn):
-        case = await repo.load(conn, case_id)
-        if case is not None and case.assignment(dept) is None:
-            raise ProblemError(403, "forbidden", "Forbidden", "this case was not dispatched to you")
-        return await handlers.apply_report(ctx, conn, case_id, dept,
-                                           body.model_dump(exclude_none=True), channel="http")
-
-    return _view(await _transact(request, act))
+    report = handlers.Report(case_id, dept, body.model_dump(exclude_none=True), channel="http")
+    return _view(await _run(request, handlers.apply_report, report))
 
 
 @router.post("/cases/{case_id}/whistle")
 async def post_whistle(case_id: str, body: WhistleCreate, request: Request,
                        _: Supervisor) -> dict:
     """The street office or an operator summons more departments (吹哨)."""
-    async def act(ctx, conn):
-        return await handlers.whistle(ctx, conn, case_id, body.departments, body.reason)
-
-    case, added = await _transact(request, act)
+    case, added = await _run(request, handlers.whistle,
+                             handlers.Whistle(case_id, tuple(body.departments), body.reason))
     return {**_view(case), "summoned": added}
 
 
@@ -181,33 +141,25 @@ async def post_whistle(case_id: str, body: WhistleCreate, request: Request,
 async def post_assign(case_id: str, body: AssignCreate, request: Request,
                       caller: Operator) -> dict:
     """A person routes a case: triage, after returns, or a category change (scope operator)."""
-    async def act(ctx, conn):
-        return await handlers.assign(ctx, conn, case_id, dept=body.dept, category=body.category,
-                                     by=caller.client, learn=body.learn)
-
-    return _view(await _transact(request, act))
+    return _view(await _run(request, handlers.assign, handlers.Assign(
+        case_id, dept=body.dept, category=body.category, by=caller.client, learn=body.learn)))
 
 
 @router.post("/cases/{case_id}/rating")
 async def post_rating(case_id: str, body: RatingCreate, request: Request,
                       _: Annotated[Principal, Depends(require("incidents:write"))]) -> dict:
     """The hotline's call-back rating; unsatisfied reopens the case (重办)."""
-    async def act(ctx, conn):
-        return await handlers.rate(ctx, conn, case_id, body.rating, body.comment)
-
-    return _view(await _transact(request, act))
+    return _view(await _run(request, handlers.rate,
+                            handlers.Rate(case_id, body.rating, body.comment)))
 
 
 @router.post("/cases/{case_id}/extensions")
 async def post_extension_decision(case_id: str, body: ExtensionDecision, request: Request,
                                   caller: Supervisor) -> dict:
     """The street office (operator) approves or refuses an extension request."""
-    async def act(ctx, conn):
-        return await handlers.decide_extension(ctx, conn, case_id, dept=body.dept,
-                                               approve=body.approve, hours=body.hours,
-                                               note=body.note, by=caller.client)
-
-    return _view(await _transact(request, act))
+    return _view(await _run(request, handlers.decide_extension, handlers.DecideExtension(
+        case_id, dept=body.dept, approve=body.approve, by=caller.client, hours=body.hours,
+        note=body.note)))
 
 
 @router.get("/departments")

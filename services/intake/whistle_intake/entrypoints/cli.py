@@ -43,15 +43,16 @@ def measure(model: LinearTextModel | None, overrides: Overrides, examples: list[
 
 
 async def _corrections(database_url: str) -> list[Example]:
-    import asyncpg
+    from whistle_common.db import create_pool
 
-    from ..adapters import repository as repo
+    from ..adapters.uow import PgIntakeUnitOfWork
 
-    conn = await asyncpg.connect(database_url)
+    pool = await create_pool(database_url, min_size=1, max_size=1)
     try:
-        rows = await repo.corrections(conn)
+        async with PgIntakeUnitOfWork(pool) as uow:
+            rows = await uow.incidents.corrections()
     finally:
-        await conn.close()
+        await pool.close()
     return [Example(r["text"], r["to_category"], CORRECTION_WEIGHT,
                     f"correction:{r['event_id']}")
             for r in rows if r["to_category"] not in UNTRAINED]

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from whistle_common.auth import Principal, require
-from whistle_common.db import UNAVAILABLE
-from whistle_common.problems import ProblemError
+from whistle_common.usecase import run_use_case
 
 from .. import handlers
-from ..adapters import repository as repo
-from ..domain.incident import IncidentInvalid
 from ..schemas import IncidentAccepted, IncidentCreate, IncidentRead, TimelineEntry
 
 router = APIRouter(prefix="/v1", tags=["intake"])
 Writer = Annotated[Principal, Depends(require("incidents:write"))]
 Reader = Annotated[Principal, Depends(require("incidents:read"))]
-DB_DOWN = UNAVAILABLE
 
 PROBLEMS = {422: {"description": "validation problem (application/problem+json)"},
             429: {"description": "over the client's rate; retry after the given seconds"},
@@ -26,27 +24,12 @@ PROBLEMS = {422: {"description": "validation problem (application/problem+json)"
             503: {"description": "storage unavailable; retry after the given seconds"}}
 
 
-def unavailable() -> ProblemError:
-    return ProblemError(503, "unavailable", "Service unavailable",
-                        "incident storage is unavailable; nothing was stored",
-                        headers={"Retry-After": "5"})
-
-
 async def accept(request: Request, draft: IncidentCreate, client: str) -> handlers.Outcome:
-    """Run submit_incident, mapping domain and storage failures to problem details."""
+    """Run submit_incident for a client within its rate."""
     request.app.state.buckets.check(client)
-    runtime = request.app.state.runtime
-    try:
-        return await handlers.submit_incident(runtime.db(), draft, ref=request.app.state.ref,
-                                              now=datetime.now(UTC))
-    except IncidentInvalid as exc:
-        raise ProblemError(422, exc.slug, exc.slug.replace("-", " ").capitalize(),
-                           exc.detail) from exc
-    except handlers.Conflict as exc:
-        raise ProblemError(409, "idempotency-conflict", "Idempotency key reused",
-                           str(exc)) from exc
-    except DB_DOWN as exc:
-        raise unavailable() from exc
+    return await run_use_case(request.app.state.runtime.uow,
+                              partial(handlers.submit_incident, request.app.state.ref),
+                              handlers.SubmitIncident(draft, datetime.now(UTC)))
 
 
 @router.post("/incidents", status_code=201, response_model=IncidentAccepted, responses=PROBLEMS)
@@ -71,21 +54,15 @@ async def post_incident(draft: IncidentCreate, request: Request, response: Respo
 @router.get("/incidents/{incident_id}", response_model=IncidentRead)
 async def get_incident(incident_id: str, request: Request, _: Reader) -> IncidentRead:
     """Status and timeline as seen from the hotline."""
-    try:
-        async with request.app.state.runtime.db().acquire() as conn:
-            row = await repo.get(conn, incident_id)
-            if row is None:
-                raise ProblemError(404, "not-found", "Not found", f"no incident {incident_id}")
-            entries = await repo.timeline(conn, row["id"])
-    except DB_DOWN as exc:
-        raise unavailable() from exc
+    view = await run_use_case(request.app.state.runtime.uow, handlers.incident_view, incident_id)
+    row = view.row
     return IncidentRead(
         incident_id=str(row["id"]), tracking_no=row["tracking_no"], source=row["source"],
         kind=row["kind"], category=row["category"], priority=row["priority"],
         status=row["status"], description=row["description"], grid_code=row["grid_code"],
         received_at=row["received_at"], case_id=row["case_id"], agency=row["agency"],
         expected_at=row["expected_at"],
-        timeline=[TimelineEntry(**dict(e)) for e in entries])
+        timeline=[TimelineEntry(**dict(e)) for e in view.timeline])
 
 
 @router.get("/categories")
@@ -95,6 +72,4 @@ async def categories(request: Request) -> dict:
 
 
 def _json(value):
-    import json
-
     return json.loads(value) if isinstance(value, str) else value

@@ -12,10 +12,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from whistle_common.logging import mask_text
 from whistle_common.problems import ProblemError
+from whistle_common.usecase import run_use_case
 
-from ..adapters import repository as repo
+from .. import handlers
 from ..schemas import IncidentCreate
-from .http import DB_DOWN, accept
+from .http import accept
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 FORMATS = ("json", "xml")
@@ -173,16 +174,12 @@ async def get_requests(fmt: str, request: Request, service_request_id: str | Non
     """Search service requests (public, no personal data)."""
     _check(fmt)
     agencies = request.app.state.ref.catalogue.departments
+    ids = tuple(i.strip() for i in service_request_id.split(",")) if service_request_id else ()
+    query = handlers.SearchRequests(ids, service_code, start_date, end_date)
     try:
-        async with request.app.state.runtime.db().acquire() as conn:
-            if service_request_id:
-                rows = [r for i in service_request_id.split(",")
-                        if (r := await repo.get(conn, i.strip())) is not None]
-            else:
-                rows = await repo.search(conn, source=None, category=service_code, status=None,
-                                         start=start_date, end=end_date, limit=1000)
-    except DB_DOWN:
-        return _error(fmt, 503, "storage unavailable")
+        rows = await run_use_case(request.app.state.runtime.uow, handlers.search_incidents, query)
+    except ProblemError as exc:
+        return _error(fmt, exc.status, exc.detail or exc.title)
     items = [_as_request(r, agencies) for r in rows]
     if status in ("open", "closed"):
         items = [i for i in items if i["status"] == status]
@@ -194,11 +191,10 @@ async def get_request(request_id: str, fmt: str, request: Request) -> Response:
     """One service request."""
     _check(fmt)
     try:
-        async with request.app.state.runtime.db().acquire() as conn:
-            row = await repo.get(conn, request_id)
-    except DB_DOWN:
-        return _error(fmt, 503, "storage unavailable")
-    if row is None:
-        return _error(fmt, 404, f"no service request {request_id}")
+        view = await run_use_case(request.app.state.runtime.uow, handlers.incident_view,
+                                  request_id)
+    except ProblemError as exc:
+        return _error(fmt, exc.status, exc.detail or exc.title)
+    row = view.row
     return _render(fmt, "service_requests",
                    [_as_request(row, request.app.state.ref.catalogue.departments)])

@@ -1,4 +1,4 @@
-"""HTTP API of notify."""
+"""HTTP API of notify: authorise, call a handler, answer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from whistle_common.auth import Principal, authenticate
 from whistle_common.problems import ProblemError
+from whistle_common.usecase import run_use_case
 
 from .. import handlers
 from ..schemas import PreferencesIn
@@ -35,17 +36,15 @@ async def notifications(request: Request, caller: Caller, recipient: str,
     """A recipient's notifications, newest first (the inbox)."""
     if not _may_see(caller, recipient):
         raise ProblemError(403, "forbidden", "Forbidden", "not your notifications")
-    async with request.app.state.runtime.db().acquire() as conn:
-        return await handlers.list_for(conn, recipient, limit)
+    return await run_use_case(request.app.state.runtime.uow, handlers.list_for,
+                              handlers.ListNotifications(recipient, limit))
 
 
 @router.get("/notifications/{notification_id}")
 async def notification(notification_id: str, request: Request, caller: Caller) -> dict:
     """One notification with every delivery attempt."""
-    async with request.app.state.runtime.db().acquire() as conn:
-        found = await handlers.get_one(conn, notification_id)
-    if found is None:
-        raise ProblemError(404, "not-found", "Not found", f"no notification {notification_id}")
+    found = await run_use_case(request.app.state.runtime.uow, handlers.get_one,
+                               notification_id)
     if not _may_see(caller, found["recipient"]):
         raise ProblemError(403, "forbidden", "Forbidden", "not your notification")
     return found
@@ -57,5 +56,5 @@ async def preferences(recipient: str, body: PreferencesIn, request: Request,
     """Channels and quiet hours (non-urgent resident messages wait; urgent ones go)."""
     if not _may_see(caller, recipient):
         raise ProblemError(403, "forbidden", "Forbidden", "not your preferences")
-    async with request.app.state.runtime.db().acquire() as conn:
-        return await handlers.set_preferences(conn, recipient, body.model_dump())
+    return await run_use_case(request.app.state.runtime.uow, handlers.set_preferences,
+                              handlers.SetPreferences(recipient, body))

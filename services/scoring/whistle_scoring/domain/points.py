@@ -17,6 +17,10 @@ class InsufficientBalance(ValueError):
         self.balance = balance
 
 
+class DuplicateRedemption(Exception):
+    """A redemption reference (its request id) that is already in the ledger."""
+
+
 @dataclass(frozen=True)
 class PointsRules:
     per_hour: float
