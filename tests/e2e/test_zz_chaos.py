@@ -86,7 +86,7 @@ async def test_nothing_acknowledged_is_lost_or_doubled_under_faults(live):
 
     rows = await eventually(every_case, timeout=180, interval=1, what="a case per incident")
 
-    by_incident, copies = await lead_orders_by_incident(orders, wanted, timeout=180)
+    by_incident, copies = await lead_orders_by_incident(live, orders, wanted, timeout=180)
     orders.close()
 
     notify = await live.db("notify")

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from tests.support.stack import eventually
+
 pytestmark = pytest.mark.integration
 TOPIC = "cluster.probe"
 N = 3000
@@ -24,7 +26,7 @@ def cluster(live):
 
 
 async def test_killing_the_leader_loses_no_acknowledged_event(cluster):
-    from aiokafka import AIOKafkaConsumer
+    from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
     from whistle_common.kafka import Producer
     from whistle_common.topics import ensure_topics
@@ -63,17 +65,24 @@ async def test_killing_the_leader_loses_no_acknowledged_event(cluster):
     await asyncio.gather(*pending)
     await producer.stop()
 
-    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     seen: set[int] = set()
-    try:
-        idle = 0
-        while idle < 5:
-            batches = await consumer.getmany(timeout_ms=1000)
-            idle = 0 if batches else idle + 1
+    try:  # read from the beginning up to the end offsets: everything acknowledged is there
+        parts = [TopicPartition(TOPIC, p) for p in range(3)]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+
+        async def read_to_end():
+            batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 seen.update(json.loads(r.value)["n"] for r in records)
+            return all([await consumer.position(tp) >= ends[tp] for tp in parts])
+
+        await eventually(read_to_end, timeout=120, interval=0,
+                         what=f"{TOPIC} read to its end offsets {ends}")
     finally:
         await consumer.stop()
     lost = acked - seen
