@@ -25,7 +25,6 @@ async def peers(live):
     http, mail = HttpPeers(), MailBox()
     await http.start()
     mail.start()
-    live.stack.services.stop(["notify"])
     workers = ExtraWorkers(live, "notify")
     env = {"NOTIFY_SMS_URL": f"http://127.0.0.1:{http.port}/sms",
            "NOTIFY_SMTP_PORT": str(mail.port),
@@ -33,8 +32,9 @@ async def peers(live):
            "NOTIFY_EMAILS": json.dumps({"street:120119001": STREET_MAIL}),
            "NOTIFY_RETRY_BASE_SECONDS": "1", "NOTIFY_MAX_ATTEMPTS": "3",
            "NOTIFY_POLL_SECONDS": "0.2"}
-    await asyncio.to_thread(workers.start, 1, 8014, env)
     try:
+        live.stack.services.stop(["notify"])
+        await asyncio.to_thread(workers.start, 1, 8014, env)
         yield {"http": http, "mail": mail, "workers": workers, "env": env, "url":
                "http://127.0.0.1:8014"}
     finally:

@@ -20,9 +20,11 @@ def cluster(live):
     from whistle_stack.kafka import KafkaCluster
 
     nodes = KafkaCluster(live.stack.layout, size=3, base_port=19092)
-    started = nodes.start(timeout=180)
-    yield nodes
-    nodes.stop(started)
+    try:
+        nodes.start(timeout=180)
+        yield nodes
+    finally:
+        nodes.stop()  # every node, the killed one included, even if start-up failed halfway
 
 
 async def test_killing_the_leader_loses_no_acknowledged_event(cluster):

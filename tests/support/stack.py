@@ -265,6 +265,14 @@ async def all_ready(live: Live) -> bool:
     return True
 
 
+async def restore(live: Live, *, timeout: float = 180.0) -> None:
+    """Start whatever of Kafka, PostgreSQL and the four services is not running, and wait
+    until every service is ready: what a test that breaks the stack runs in `finally`."""
+    await asyncio.to_thread(live.stack.up, timeout=timeout)
+    await eventually(lambda: all_ready(live), timeout=timeout, interval=1,
+                     what="every service ready")
+
+
 async def case_of(live: Live, incident_id: str, timeout: float = 30) -> str:
     """The id of the case dispatch made for an incident (waits for it)."""
     async def find():
