@@ -265,12 +265,29 @@ async def all_ready(live: Live) -> bool:
     return True
 
 
+CONSUMED = {  # the topics each service consumes (its Faust group is whistle-<service>)
+    "intake": ["cases.events"],
+    "dispatch": ["incidents.received", "dispatch.reports"],
+    "scoring": ["cases.events"],
+    "notify": ["cases.events", "points.events", "notifications.requests"],
+}
+
+
 async def restore(live: Live, *, timeout: float = 180.0) -> None:
     """Start whatever of Kafka, PostgreSQL and the four services is not running, and wait
     until every service is ready: what a test that breaks the stack runs in `finally`."""
     await asyncio.to_thread(live.stack.up, timeout=timeout)
     await eventually(lambda: all_ready(live), timeout=timeout, interval=1,
                      what="every service ready")
+
+
+async def settled(live: Live, *, timeout: float = 180.0) -> None:
+    """The whole pipeline is idle: intake's events are in Kafka, dispatch applied them and
+    published its own, and every consumer has applied everything on its topics."""
+    await dispatch_settled(live, timeout=timeout)
+    for service in ("intake", "scoring", "notify", "dispatch"):
+        await live.consumed(service, CONSUMED[service], timeout=timeout)
+        await live.outbox_drained(service, timeout=timeout)
 
 
 async def case_of(live: Live, incident_id: str, timeout: float = 30) -> str:
