@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from whistle_common.outbox import enqueue
 from whistle_common.topics import CASES_EVENTS, INCIDENTS_RECEIVED
 
 from tests.support import depts
 from tests.support.incidents import incident, post
-from tests.support.stack import HOTLINE, OPERATOR, case_of, dept_headers, eventually
+from tests.support.stack import (
+    HOTLINE,
+    OPERATOR,
+    case_of,
+    dept_headers,
+    dispatch_settled,
+    eventually,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -132,7 +137,7 @@ async def test_forged_and_unassigned_reports_go_to_the_dlq_and_change_nothing(li
     assert any("signature mismatch" in r for r in reasons)
     assert any("unsigned" in r for r in reasons)
     assert any("not assigned" in r for r in reasons)
-    await asyncio.sleep(1)
+    await live.consumed("dispatch", ["dispatch.reports"])  # every report has been applied
     after = await _get_case(live, case_id)
     assert after["status"] == before["status"] == "dispatched"
     assert after["assignments"] == before["assignments"]
@@ -173,7 +178,10 @@ async def test_redelivered_incident_event_makes_no_second_case_or_order(live):
     mine = lambda e: e.data.get("incident_id") == incident_id  # noqa: E731
     orders.wait_for(mine, timeout=30)  # the original order is out
     cases.wait_for(lambda e: mine(e) and e.type == "case.dispatched.v1", count=2, timeout=30)
-    before = (len(orders.matching(mine)), len(cases.matching(mine)))
+    await dispatch_settled(live)  # all the first delivery produced is on the topics …
+    orders.read_to_end()
+    cases.read_to_end()
+    before = (len(orders.matching(mine)), len(cases.matching(mine)))  # … and counted
     duplicates = live.metric("dispatch", "whistle_events_consumed_total",
                              topic=INCIDENTS_RECEIVED, outcome="duplicate")
     conn = await live.db("intake")
@@ -187,9 +195,11 @@ async def test_redelivered_incident_event_makes_no_second_case_or_order(live):
                            topic=INCIDENTS_RECEIVED, outcome="duplicate") >= duplicates + 1
 
     await eventually(duplicate_seen, timeout=30, what="redelivery recognised")
-    await asyncio.sleep(2)
-    orders.poll(1)
-    cases.poll(1)
+    # whatever applying the copy produced went to dispatch's outbox in the same transaction:
+    # once that is drained it is on the topics, before the end offsets read now
+    await dispatch_settled(live)
+    orders.read_to_end()
+    cases.read_to_end()
     assert (len(orders.matching(mine)), len(cases.matching(mine))) == before
     orders.close()
     cases.close()

@@ -45,7 +45,7 @@ async def test_killing_one_dispatch_worker_loses_and_doubles_nothing(live):
         rows = await eventually(all_cases, timeout=90, what="a case for every incident")
         assert all(r["n"] == 1 for r in rows)
         wanted = set(accepted)
-        seen, copies = await lead_orders_by_incident(orders, wanted, timeout=90)
+        seen, copies = await lead_orders_by_incident(live, orders, wanted, timeout=90)
         print(f"\nfailover: accepted {len(accepted)}, cases {len(rows)}, lost 0, "
               f"distinct lead orders {sum(len(v) for v in seen.values())}, "
               f"redelivered copies (same event id) {copies}")

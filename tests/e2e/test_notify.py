@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from whistle_common.envelope import new_event
 from whistle_common.signing import verify
+from whistle_common.topics import CASES_EVENTS, POINTS_EVENTS
 
 from tests.support import depts
 from tests.support.incidents import incident, post
@@ -24,7 +25,6 @@ async def peers(live):
     http, mail = HttpPeers(), MailBox()
     await http.start()
     mail.start()
-    live.stack.services.stop(["notify"])
     workers = ExtraWorkers(live, "notify")
     env = {"NOTIFY_SMS_URL": f"http://127.0.0.1:{http.port}/sms",
            "NOTIFY_SMTP_PORT": str(mail.port),
@@ -32,8 +32,9 @@ async def peers(live):
            "NOTIFY_EMAILS": json.dumps({"street:120119001": STREET_MAIL}),
            "NOTIFY_RETRY_BASE_SECONDS": "1", "NOTIFY_MAX_ATTEMPTS": "3",
            "NOTIFY_POLL_SECONDS": "0.2"}
-    await asyncio.to_thread(workers.start, 1, 8014, env)
     try:
+        live.stack.services.stop(["notify"])
+        await asyncio.to_thread(workers.start, 1, 8014, env)
         yield {"http": http, "mail": mail, "workers": workers, "env": env, "url":
                "http://127.0.0.1:8014"}
     finally:
@@ -65,6 +66,22 @@ async def _one(peers, notification_id: str) -> dict:
     async with httpx.AsyncClient(base_url=peers["url"]) as client:
         return (await client.get(f"/v1/notifications/{notification_id}",
                                  headers=OPERATOR)).json()
+
+
+async def _nothing_left_to_send(live, recipient: str) -> None:
+    """Wait until no notification of the recipient can go out soon: each is sent, dead, or
+    pending with its next attempt more than a minute away (a rate-limited one waits a
+    quarter of the window), none is being sent. Asserting what was delivered is exact then."""
+    async def settled():
+        rows = await live.fetch(
+            "notify", "SELECT status, next_attempt_at > now() + interval '60 s' AS later "
+            "FROM notifications WHERE recipient=$1", recipient)
+        return all(r["status"] in ("sent", "dead", "digested")
+                   or (r["status"] == "pending" and r["later"]) for r in rows)
+
+    await live.outbox_drained("dispatch")  # every case event is on cases.events …
+    await live.consumed("notify", [CASES_EVENTS])  # … and notify has applied it
+    await eventually(settled, timeout=60, what=f"nothing left to send to {recipient}")
 
 
 async def test_sms_webhook_and_inbox_deliver_real_messages(live, peers):
@@ -154,8 +171,15 @@ async def test_restart_in_the_middle_of_retries_neither_loses_nor_duplicates(liv
     http.fail_times[phone] = 1
     workers = peers["workers"]
     created = await _incident(live, phone)
-    await eventually(lambda: asyncio.sleep(0, http.calls[phone] >= 1), timeout=30,
-                     what="first failed attempt")
+    recipient = f"resident:{created['incident_id']}"
+
+    async def failed_once():  # the failure is recorded and the retry not yet taken
+        rows = await live.fetch("notify", "SELECT status, attempts FROM notifications "
+                                "WHERE recipient=$1 AND event_type='case.created.v1'",
+                                recipient)
+        return rows and rows[0]["attempts"] == 1 and rows[0]["status"] == "pending"
+
+    await eventually(failed_once, timeout=30, interval=0.05, what="first failed attempt")
     from whistle_stack.procs import read_pid, stop_pid
 
     pid = read_pid(live.stack.layout.pidfile(workers.names[0]), "whistle_notify")
@@ -163,7 +187,6 @@ async def test_restart_in_the_middle_of_retries_neither_loses_nor_duplicates(liv
     workers.names.clear()
     workers.ports.clear()
     await asyncio.to_thread(workers.start, 1, 8014, peers["env"])
-    recipient = f"resident:{created['incident_id']}"
 
     async def sent():
         rows = [n for n in await _notifications(peers, recipient)
@@ -171,7 +194,7 @@ async def test_restart_in_the_middle_of_retries_neither_loses_nor_duplicates(liv
         return rows[0] if rows and rows[0]["status"] == "sent" else None
 
     await eventually(sent, timeout=40, what="delivered after the restart")
-    await asyncio.sleep(2)
+    await _nothing_left_to_send(live, recipient)
     assert len([m for m in http.delivered_to(phone) if "已受理" in m["text"]]) == 1
     assert len([n for n in await _notifications(peers, recipient)
                 if n["event_type"] == "case.created.v1" and n["channel"] == "sms"]) == 1
@@ -241,7 +264,8 @@ async def test_a_storm_of_messages_does_not_flood_one_phone(live, peers):
     producer.close()
     await eventually(lambda: asyncio.sleep(0, len(http.delivered_to(phone)) >= 5), timeout=30,
                      what="first messages")
-    await asyncio.sleep(3)
+    await live.consumed("notify", [POINTS_EVENTS])  # all twelve are notifications now …
+    await _nothing_left_to_send(live, recipient)    # … and each was sent or held back
     assert len(http.delivered_to(phone)) == 5  # NOTIFY_RATE_LIMIT per window; the rest wait
     waiting = [n for n in await _notifications(peers, recipient) if n["status"] == "pending"]
     assert len(waiting) == 7

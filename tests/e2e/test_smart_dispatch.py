@@ -75,17 +75,19 @@ async def test_triage_assignment_correction_and_retrain(live):
                                   what="correction stored by intake")
     assert (correction["to_category"], correction["reason"]) == ("street_vending", "triage")
 
-    outcome = await asyncio.to_thread(_retrain, live)
-    assert outcome["promoted"] is True and outcome["corrections"] >= 1
-    model_json = json.loads((live.stack.layout.state / "models" / outcome["version"]
-                             / "model.json").read_text("utf-8"))
-    assert f"correction:{correction['event_id']}" in model_json["training"]["correction_ids"]
+    try:
+        outcome = await asyncio.to_thread(_retrain, live)
+        assert outcome["promoted"] is True and outcome["corrections"] >= 1
+        model_json = json.loads((live.stack.layout.state / "models" / outcome["version"]
+                                 / "model.json").read_text("utf-8"))
+        assert f"correction:{correction['event_id']}" in model_json["training"]["correction_ids"]
 
-    await _wait_for_model(live, outcome["version"])
-    async with live.http("intake") as client:
-        again = (await post(client, incident(category=None, description=WAGES))).json()
-    assert again["model_version"] == outcome["version"]
-    await _serve_shipped_model(live)  # leave the stack as found: later tests expect it
+        await _wait_for_model(live, outcome["version"])
+        async with live.http("intake") as client:
+            again = (await post(client, incident(category=None, description=WAGES))).json()
+        assert again["model_version"] == outcome["version"]
+    finally:
+        await _serve_shipped_model(live)  # leave the stack as found, whatever happened
 
 
 async def _serve_shipped_model(live) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
 import httpx
@@ -10,7 +9,7 @@ import pytest
 from whistle_common.topics import CASES_EVENTS
 
 from tests.support.incidents import incident, post
-from tests.support.stack import ExtraWorkers, dept_headers
+from tests.support.stack import ExtraWorkers, dept_headers, eventually
 
 pytestmark = pytest.mark.e2e
 FAST = {
@@ -49,14 +48,33 @@ def _chain(tail, case_id: str, deadline: str = "ack", dept: str = "gongan") -> l
         and e.data["deadline"] == deadline and e.data["dept"] == dept)]
 
 
+async def _watches_over(live, case_id: str, kind: str, seqs: set[int] | None = None) -> None:
+    """Wait until no `kind` watch of the case (of the assignments `seqs`, default all) can
+    fire again: each has fired its last stage (due at infinity) or is gone."""
+    async def over():
+        rows = await live.fetch(
+            "dispatch", "SELECT seq, stage, due_at = 'infinity' AS done FROM supervision "
+            "WHERE case_id=$1::uuid AND kind=$2", case_id, kind)
+        return all(r["done"] for r in rows if seqs is None or r["seq"] in seqs)
+
+    await eventually(over, timeout=60, what=f"{kind} watches of case {case_id} finished")
+
+
+async def _everything_published(live, tail) -> None:
+    """Every stage fired so far is on the topic and read: the firing and its events commit in
+    one transaction, so with dispatch's outbox drained they are before the end offsets."""
+    await live.outbox_drained("dispatch")
+    tail.read_to_end()
+
+
 async def test_overdue_escalates_street_district_city_once_each(live, two_fast_dispatchers):
     tail = live.tail(CASES_EVENTS)
     case_id = await _urgent_case(live, tail)
     tail.wait_for(lambda e: e.subject == case_id and e.type == "case.escalated.v1"
                   and e.data["deadline"] == "ack" and e.data["level"] == "city"
                   and e.data["dept"] == "gongan", timeout=60)
-    await asyncio.sleep(5)  # longer than any wait: a second firing would show by now
-    tail.poll(1)
+    await _watches_over(live, case_id, "ack")  # lead's and co's ack chains cannot fire again
+    await _everything_published(live, tail)
     chain = _chain(tail, case_id)
     co_chain = _chain(tail, case_id, dept="chengguan")
     resolve_chain = _chain(tail, case_id, deadline="resolve")
@@ -77,11 +95,19 @@ async def test_acknowledging_stops_the_chain(live, two_fast_dispatchers):
         ack = await c.post(f"/v1/cases/{case_id}/reports", json={"kind": "acknowledged"},
                            headers=dept_headers("gongan"))
     assert ack.status_code == 200, ack.text
-    await asyncio.sleep(6)  # longer than the district wait
-    tail.poll(1)
+    lead = next(i for i, a in enumerate(ack.json()["assignments"]) if a["dept"] == "gongan")
+    await _watches_over(live, case_id, "ack", {lead})  # the acknowledgement ended the watch
+    await _everything_published(live, tail)
     chain = _chain(tail, case_id)
+    # a stage and the acknowledgement lock the case, so their events are in commit order on
+    # the case's partition: nothing of the lead's ack chain may come after the acknowledgement
+    mine = [e for e in tail.matching(lambda e: e.subject == case_id)]
+    acked = next(i for i, e in enumerate(mine) if e.type == "case.acknowledged.v1"
+                 and e.data["dept"] == "gongan")
+    after = [e.type for e in mine[acked + 1:] if e.type in ("case.overdue.v1",
+             "case.escalated.v1") and e.data["deadline"] == "ack" and e.data["dept"] == "gongan"]
     tail.close()
-    assert chain == ["overdue", "street"]
+    assert chain[:2] == ["overdue", "street"] and after == [], (chain, after)
 
 
 async def test_resolved_case_not_rated_closes_by_itself(live, two_fast_dispatchers):

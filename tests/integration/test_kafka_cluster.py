@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
+
+from tests.support.stack import eventually
 
 pytestmark = pytest.mark.integration
 TOPIC = "cluster.probe"
@@ -18,13 +21,15 @@ def cluster(live):
     from whistle_stack.kafka import KafkaCluster
 
     nodes = KafkaCluster(live.stack.layout, size=3, base_port=19092)
-    started = nodes.start(timeout=180)
-    yield nodes
-    nodes.stop(started)
+    try:
+        nodes.start(timeout=180)
+        yield nodes
+    finally:
+        nodes.stop()  # every node, the killed one included, even if start-up failed halfway
 
 
 async def test_killing_the_leader_loses_no_acknowledged_event(cluster):
-    from aiokafka import AIOKafkaConsumer
+    from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
     from whistle_common.kafka import Producer
     from whistle_common.topics import ensure_topics
@@ -33,6 +38,7 @@ async def test_killing_the_leader_loses_no_acknowledged_event(cluster):
     await ensure_topics(bootstrap, [TOPIC], partitions=3, replication=3)
     producer = Producer(bootstrap, client_id="cluster-test")
     kafka = await producer.get()
+    run = uuid.uuid4().hex  # the cluster keeps its data: earlier runs' events do not count
     acked: set[int] = set()
     failed = 0
     killed = None
@@ -40,7 +46,7 @@ async def test_killing_the_leader_loses_no_acknowledged_event(cluster):
     async def send(i: int) -> None:
         nonlocal failed
         try:
-            future = await kafka.send(TOPIC, value=json.dumps({"n": i}).encode(),
+            future = await kafka.send(TOPIC, value=json.dumps({"run": run, "n": i}).encode(),
                                       key=str(i).encode(), partition=i % 3)
             await future
             acked.add(i)
@@ -63,17 +69,25 @@ async def test_killing_the_leader_loses_no_acknowledged_event(cluster):
     await asyncio.gather(*pending)
     await producer.stop()
 
-    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     seen: set[int] = set()
-    try:
-        idle = 0
-        while idle < 5:
-            batches = await consumer.getmany(timeout_ms=1000)
-            idle = 0 if batches else idle + 1
+    try:  # read up to the end offsets: everything acknowledged is before them
+        parts = [TopicPartition(TOPIC, p) for p in range(3)]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+
+        async def read_to_end():
+            batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
-                seen.update(json.loads(r.value)["n"] for r in records)
+                values = [json.loads(r.value) for r in records]
+                seen.update(v["n"] for v in values if v.get("run") == run)
+            return all([await consumer.position(tp) >= ends[tp] for tp in parts])
+
+        await eventually(read_to_end, timeout=120, interval=0,
+                         what=f"{TOPIC} read to its end offsets {ends}")
     finally:
         await consumer.stop()
     lost = acked - seen

@@ -3,7 +3,6 @@ Prometheus scraping the running services."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 import yaml
 
 from tests.support.incidents import incident, post
+from tests.support.stack import eventually
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,15 +104,17 @@ async def test_every_dashboard_and_rule_expression_returns_data(live, prometheus
                     for n in re.findall(r"\b(whistle[a-z0-9_:]*|up)\b", re.sub(r'"[^"]*"', "", e))})
     pending = {e: None for e in exprs + names}
     async with httpx.AsyncClient(base_url=prometheus.url, timeout=10) as client:
-        for _ in range(60):
+        async def all_have_data():
             for expr in list(pending):
                 body = (await client.get("/api/v1/query", params={"query": expr})).json()
                 assert body["status"] == "success", (expr, body)
                 if body["data"]["result"]:
                     pending.pop(expr)
-            if not pending:
-                break
-            await asyncio.sleep(1)
-    assert not pending, f"expressions with no data: {list(pending)}"
+            return not pending
+
+        try:
+            await eventually(all_have_data, timeout=60, interval=1, what="data for every one")
+        except AssertionError:
+            raise AssertionError(f"expressions with no data: {list(pending)}") from None
     print(f"\n{len(exprs)} dashboard/recording expressions and {len(names)} alert metrics "
           "returned data")

@@ -1,4 +1,5 @@
-"""Stopping and starting the stack keeps topics and rows (runs last: it restarts the infra)."""
+"""Stopping and starting the stack keeps topics and rows. Each test restores what it stops
+(every service ready again) in `finally`, so any test may run after it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support.stack import all_ready, case_of, eventually, unique
+from tests.support.stack import case_of, eventually, restore, unique
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,7 @@ async def test_postgres_down_means_503_with_retry_after_never_201(live):
         async with live.http("intake") as client:
             answers = [await post(client, incident()) for _ in range(5)]
     finally:
-        await asyncio.to_thread(stack.postgres.start)
+        await restore(live)
     assert {r.status_code for r in answers} == {503}
     assert all(r.headers.get("retry-after") for r in answers)
     assert answers[0].json()["type"].endswith("/unavailable")
@@ -62,21 +63,25 @@ async def test_restart_keeps_topics_and_rows(live):
     topics_before = await _topics(live.bootstrap)
     assert "dispatch.orders.chengguan" in topics_before
 
-    await asyncio.to_thread(stack.kafka.stop)
-    await asyncio.to_thread(stack.postgres.stop)
-    await asyncio.to_thread(stack.postgres.start)
-    await asyncio.to_thread(stack.kafka.start)
-
-    assert await _topics(live.bootstrap) >= topics_before
-    conn = await live.db("notify")
     try:
-        assert await conn.fetchval("SELECT count(*) FROM restart_probe WHERE v=$1", marker) == 1
-        await conn.execute("DROP TABLE restart_probe")
+        await asyncio.to_thread(stack.kafka.stop)
+        await asyncio.to_thread(stack.postgres.stop)
+        await asyncio.to_thread(stack.postgres.start)
+        await asyncio.to_thread(stack.kafka.start)
+        assert await _topics(live.bootstrap) >= topics_before
+        conn = await live.db("notify")
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM restart_probe WHERE v=$1",
+                                       marker) == 1
+        finally:
+            await conn.close()
     finally:
-        await conn.close()
-
-    await eventually(lambda: all_ready(live), timeout=90, interval=1,
-                     what="services ready after restart")
+        await restore(live)
+        conn = await live.db("notify")
+        try:
+            await conn.execute("DROP TABLE IF EXISTS restart_probe")
+        finally:
+            await conn.close()
 
     from tests.support.incidents import incident, post
 
@@ -116,8 +121,6 @@ async def test_services_start_and_take_calls_while_kafka_is_down(live):
             created = [await post(client, incident()) for _ in range(5)]
         assert [r.status_code for r in created] == [201] * 5
     finally:
-        await asyncio.to_thread(stack.kafka.start)
-    await eventually(lambda: all_ready(live), timeout=120, interval=1,
-                     what="services ready once Kafka is back")
+        await restore(live)  # Kafka, intake and dispatch running, every service ready
     for response in created:
         await case_of(live, response.json()["incident_id"], timeout=90)

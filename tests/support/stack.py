@@ -64,6 +64,62 @@ class Live:
     def tail(self, topic: str) -> TopicTail:
         return TopicTail(self.bootstrap, topic)
 
+    async def outbox_pending(self, service: str) -> int:
+        """Rows of a service's transactional outbox not yet acknowledged by Kafka."""
+        rows = await self.fetch(service, "SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL")
+        return rows[0]["n"]
+
+    async def outbox_drained(self, service: str, *, timeout: float = 60.0) -> None:
+        """Wait until everything the service has committed to its outbox is in Kafka."""
+        async def drained():
+            return await self.outbox_pending(service) == 0
+
+        await eventually(drained, timeout=timeout, interval=0.2,
+                         what=f"{service}'s outbox drained")
+
+    async def consumed(self, service: str, topics: list[str], *,
+                       timeout: float = 60.0) -> None:
+        """Wait until the service's consumer group has committed every message that is on
+        `topics` now (their end offsets taken at the call): it has applied all of them."""
+        from aiokafka import AIOKafkaConsumer
+        from aiokafka import TopicPartition as Partition
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        group = f"whistle-{service}"  # the Faust app id is the consumer group
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                    enable_auto_commit=False)
+        await admin.start()
+        await consumer.start()
+        try:
+            described = await admin.describe_topics(topics)
+            parts = [Partition(t["topic"], p["partition"]) for t in described
+                     for p in t.get("partitions", [])]
+            assert parts, f"no partitions for {topics}"
+            ends = await consumer.end_offsets(parts)
+
+            async def behind() -> dict[str, int]:
+                committed = await admin.list_consumer_group_offsets(group, partitions=parts)
+                left = {}
+                for tp in parts:
+                    done = committed.get(tp)
+                    offset = done.offset if done is not None and done.offset >= 0 else 0
+                    if offset < ends[tp]:
+                        left[f"{tp.topic}/{tp.partition}"] = ends[tp] - offset
+                return left
+
+            async def caught_up():
+                return not await behind()
+
+            try:
+                await eventually(caught_up, timeout=timeout, interval=0.3,
+                                 what=f"{group} consumed {topics} to {dict(ends)}")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; still behind: {await behind()}") from None
+        finally:
+            await consumer.stop()
+            await admin.close()
+
 
 class TopicTail:
     """Reads a topic from its current end: what arrives after the tail was opened."""
@@ -103,6 +159,24 @@ class TopicTail:
                 types = [e.type if e else "<undecodable>" for e, _, _ in self.seen][-20:]
                 raise AssertionError(f"{len(found)}/{count} matching events on {self.topic} "
                                      f"after {timeout}s; last seen: {types}")
+            self.poll(0.5)
+
+    def read_to_end(self, *, timeout: float = 30.0) -> None:
+        """Consume until every partition's position reaches the end offsets taken now.
+
+        After the producers are known to be done (their outboxes drained), this reads all
+        there is: an assertion that something did NOT arrive is then exact, not a guess about
+        how long it would take to show up."""
+        ends = self.consumer.end_offsets(self.tps)
+        deadline = time.monotonic() + timeout
+        while True:
+            behind = {tp.partition: ends[tp] - self.consumer.position(tp) for tp in self.tps
+                      if self.consumer.position(tp) < ends[tp]}
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.topic}: not read to its end offsets after "
+                                     f"{timeout}s; messages behind per partition: {behind}")
             self.poll(0.5)
 
     def matching(self, predicate: Callable[[Envelope], bool]) -> list[Envelope]:
@@ -191,6 +265,31 @@ async def all_ready(live: Live) -> bool:
     return True
 
 
+CONSUMED = {  # the topics each service consumes (its Faust group is whistle-<service>)
+    "intake": ["cases.events"],
+    "dispatch": ["incidents.received", "dispatch.reports"],
+    "scoring": ["cases.events"],
+    "notify": ["cases.events", "points.events", "notifications.requests"],
+}
+
+
+async def restore(live: Live, *, timeout: float = 180.0) -> None:
+    """Start whatever of Kafka, PostgreSQL and the four services is not running, and wait
+    until every service is ready: what a test that breaks the stack runs in `finally`."""
+    await asyncio.to_thread(live.stack.up, timeout=timeout)
+    await eventually(lambda: all_ready(live), timeout=timeout, interval=1,
+                     what="every service ready")
+
+
+async def settled(live: Live, *, timeout: float = 180.0) -> None:
+    """The whole pipeline is idle: intake's events are in Kafka, dispatch applied them and
+    published its own, and every consumer has applied everything on its topics."""
+    await dispatch_settled(live, timeout=timeout)
+    for service in ("intake", "scoring", "notify", "dispatch"):
+        await live.consumed(service, CONSUMED[service], timeout=timeout)
+        await live.outbox_drained(service, timeout=timeout)
+
+
 async def case_of(live: Live, incident_id: str, timeout: float = 30) -> str:
     """The id of the case dispatch made for an incident (waits for it)."""
     async def find():
@@ -201,15 +300,35 @@ async def case_of(live: Live, incident_id: str, timeout: float = 30) -> str:
     return await eventually(find, timeout=timeout, what=f"case for incident {incident_id}")
 
 
-async def lead_orders_by_incident(tail: TopicTail, wanted: set[str],
+async def dispatch_settled(live: Live, *, timeout: float = 60.0) -> None:
+    """Every incident accepted so far has been through dispatch and its events are in Kafka:
+    intake's outbox is drained, dispatch has applied incidents.received up to that point,
+    and dispatch's outbox is drained."""
+    from whistle_common.topics import INCIDENTS_RECEIVED
+
+    await live.outbox_drained("intake", timeout=timeout)
+    await live.consumed("dispatch", [INCIDENTS_RECEIVED], timeout=timeout)
+    await live.outbox_drained("dispatch", timeout=timeout)
+
+
+async def lead_orders_by_incident(live: Live, tail: TopicTail, wanted: set[str],
                                   timeout: float) -> tuple[dict[str, set[str]], int]:
-    """Lead orders seen for `wanted` incidents: event ids per incident, and copies."""
+    """All lead orders for `wanted` incidents on the tail's topic: event ids per incident,
+    and the number of redelivered copies (the same event id more than once).
+
+    Waits until every incident has one, then until the pipeline has settled, then reads the
+    topic to its end: a second order, had dispatch made one, is on the topic by then."""
     def lead(e):
         return e.data.get("incident_id") in wanted and e.data.get("role") == "lead"
 
-    await asyncio.to_thread(tail.wait_for, lead, count=len(wanted), timeout=timeout)
-    await asyncio.sleep(3)  # a second order, if any, would show by now
-    await asyncio.to_thread(tail.poll, 1)
+    def ordered():
+        tail.poll(0.5)
+        return {e.data["incident_id"] for e in tail.matching(lead)} >= wanted
+
+    await eventually(lambda: asyncio.to_thread(ordered), timeout=timeout, interval=0,
+                     what=f"a lead order for each of {len(wanted)} incidents on {tail.topic}")
+    await dispatch_settled(live, timeout=timeout)
+    await asyncio.to_thread(tail.read_to_end, timeout=timeout)
     events = tail.matching(lead)
     by_incident: dict[str, set[str]] = {}
     for e in events:
