@@ -139,8 +139,10 @@ class EventConsumer:
         try:
             env = decode(raw.value)
         except EnvelopeError as exc:
+            bind_event_context()  # no ids of an earlier event on this message's lines
             return await self._dead(raw.key, raw.value, exc.reason, "malformed", raw.partition,
                                     raw.offset, "?")
+        bind_event_context(correlation_id=env.correlationid, case_id=env.subject)
         if env.type not in self._allowed:
             return await self._dead(raw.key, raw.value,
                                     f"unknown event type {env.type!r} on {topic}",
@@ -179,6 +181,7 @@ class EventConsumer:
         return dead
 
     async def _finish(self, msg: Incoming, outcome: str | tuple[str, str]) -> str:
+        bind_event_context(correlation_id=msg.envelope.correlationid, case_id=msg.envelope.subject)
         if isinstance(outcome, tuple):
             reason, category = outcome
             return await self._dead(msg.key, msg.value, reason, category, msg.partition,
@@ -187,6 +190,7 @@ class EventConsumer:
         return outcome
 
     async def _apply(self, handler: Handler, msg: Incoming) -> str | tuple[str, str]:
+        bind_event_context(correlation_id=msg.envelope.correlationid, case_id=msg.envelope.subject)
         attempt, delay = 0, 0.1
         while True:
             attempt += 1

@@ -211,3 +211,27 @@ _real_sleep = asyncio.sleep
 
 async def _no_wait(_seconds: float, *args) -> None:
     await _real_sleep(0)
+
+
+async def test_a_dead_letters_log_line_carries_its_own_ids_not_the_last_events(monkeypatch):
+    lines = []
+    monkeypatch.setattr(consumer_module, "send_to_dlq", _record_context(lines))
+
+    async def handler(uow, msg):
+        pass
+
+    consumer, _ = consumer_of(handler)
+    stray = dataclasses.replace(new_event("case.created.v1", source="/t", subject="stray",
+                                          data={}), correlationid="stray-corr")
+    await consumer.handle_batch([raw("first"), Raw(None, stray.to_bytes(), {}, 0, 1),
+                                 Raw(None, b"not json", {}, 0, 2)])
+    assert lines == [{"correlation_id": "stray-corr", "case_id": "stray"}, {}]
+
+
+def _record_context(lines):
+    import structlog
+
+    async def record(*_args, **_kwargs):
+        lines.append(dict(structlog.contextvars.get_contextvars()))
+
+    return record
