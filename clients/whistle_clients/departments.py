@@ -118,14 +118,29 @@ class Simulator:
                          timeout=10).json()
         tried = {a["dept"] for a in case.get("assignments", [])} | {avoid}
         lead_of = self.leads()
+        where = {}
+        if not (case.get("location") or {}).get("path"):
+            # nobody could place the call: the desk calls the resident back (here: a community)
+            where = {"place": self.rng.choice(self.communities())}
         for suggestion in case.get("suggestions") or []:
             if lead_of.get(suggestion["category"]) not in tried:
                 httpx.post(f"{self.dispatch_url}/v1/cases/{case_id}/assign",
-                           json={"category": suggestion["category"], "learn": False},
+                           json={"category": suggestion["category"], "learn": False, **where},
                            headers=self.operator,
                            timeout=10)
                 self.done["assigned"] += 1
                 return
+        if where:  # the category was given, only the place was missing
+            httpx.post(f"{self.dispatch_url}/v1/cases/{case_id}/assign",
+                       json={"category": case["category"], "learn": False, **where},
+                       headers=self.operator, timeout=10)
+            self.done["assigned"] += 1
+
+    @staticmethod
+    def communities() -> list[str]:
+        from whistle_catalogue import load_territory
+
+        return sorted(load_territory().communities)
 
     def leads(self) -> dict[str, str]:
         if not self._leads:

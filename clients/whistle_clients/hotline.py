@@ -38,6 +38,27 @@ def grid_codes() -> list[str]:
     return sorted(load_territory().grids)
 
 
+def spoken_addresses() -> list[str]:
+    """Addresses as callers say them, from the sample gazetteer: road and number, compound and
+    building, landmark (the demo's hotline gives no grid codes, as real callers do not)."""
+    gazetteer = json.loads((resources.files("whistle_catalogue") / "data" / "gazetteer.json")
+                           .read_text("utf-8"))
+    said = [f"{road['name']}{r['from'] + (r['to'] - r['from']) // 3}号"
+            for road in gazetteer["roads"] for r in road["ranges"]]
+    for place in gazetteer["places"]:
+        said.append(f"{place['name']}{'3号楼' if place['kind'] == 'compound' else '附近'}")
+    return said
+
+
+def app_points() -> list[tuple[float, float]]:
+    """Grid points as a resident app reports them: GCJ-02, as most Chinese map SDKs do."""
+    from whistle_catalogue import load_territory
+    from whistle_places.coords import from_wgs84
+
+    return [from_wgs84(p.grid.lat, p.grid.lon, "gcj02")
+            for p in load_territory().grids.values()]
+
+
 @dataclass(frozen=True)
 class Response:
     """What came back: enough for callers to read the status and the JSON body."""
@@ -73,6 +94,8 @@ class Generator:
         self.rng = random.Random(seed)
         self.texts = load_texts()
         self.grids = grid_codes()
+        self.addresses = spoken_addresses()
+        self.points = app_points()
         self.duplicate_ratio, self.bad_ratio = duplicate_ratio, bad_ratio
         self.recent: list[dict] = []
 
@@ -93,13 +116,23 @@ class Generator:
         kind = "service_order" if item["category"] == "service_order" else "complaint"
         body = {"source": source, "external_id": f"sim-{uuid.uuid4().hex}", "kind": kind,
                 "description": item["text"],
-                "location": {"grid_code": self.rng.choice(self.grids)},
+                "location": self._location(source),
                 "reporter": {"phone": f"13{self.rng.randint(0, 9)}"
                                        f"{self.rng.randint(0, 99999999):08d}"},
                 "priority": "urgent" if self.rng.random() < 0.1 else "normal"}
         if source == "grid":  # grid workers pick the category themselves
             body["category"] = item["category"]
         return body
+
+    def _location(self, source: str) -> dict:
+        """Grid workers know their grid; residents' apps send GCJ-02 points; hotline callers
+        say an address."""
+        if source == "grid":
+            return {"grid_code": self.rng.choice(self.grids)}
+        if source == "resident":
+            lat, lon = self.rng.choice(self.points)
+            return {"lat": lat, "lon": lon, "crs": "gcj02"}
+        return {"address": self.rng.choice(self.addresses)}
 
     def _bad(self) -> dict:
         body = self._valid()
@@ -113,7 +146,7 @@ class Generator:
         elif flaw == "description":
             body["description"] = " "
         else:
-            body["location"] = None
+            body["location"] = {"lat": 31.2304, "lon": 121.4737}  # Shanghai: not this city
         return body
 
 

@@ -68,8 +68,10 @@ FUTURE = (datetime.now(UTC) + timedelta(days=2)).isoformat()
 @pytest.mark.parametrize("changes, status, slug", [
     ({"category": "ufo"}, 422, "unknown-category"),
     ({"location": {"grid_code": "99999"}}, 422, "unknown-grid"),
-    ({"location": None}, 422, "missing-location"),
-    ({"location": {"address": "只说了地址"}}, 422, "location-unresolvable"),
+    ({"location": {"place_code": "99999"}}, 422, "unknown-place"),
+    ({"location": {"lat": 31.23, "lon": 121.47}}, 422, "location-outside-territory"),
+    ({"location": {"lat": 40.05}}, 422, "incomplete-coordinates"),
+    ({"location": {"lat": 40.05, "lon": 117.4, "crs": "mars"}}, 422, "validation-error"),
     ({"description": "字" * 4001}, 422, "description-too-long"),
     ({"description": "   "}, 422, "description-required"),
     ({"reporter": {"phone": "12345"}}, 422, "invalid-phone"),

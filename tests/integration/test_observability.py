@@ -98,7 +98,7 @@ async def test_every_dashboard_and_rule_expression_returns_data(live, prometheus
     async with live.http("intake") as client:  # traffic: incidents, and a refused one
         for category in ("noise", "sanitation", None):
             await post(client, incident(category=category))
-        await post(client, incident(location=None))
+        await post(client, incident(location={"grid_code": "99999"}))
     exprs, alerts = _expressions()
     names = sorted({n for e in alerts
                     for n in re.findall(r"\b(whistle[a-z0-9_:]*|up)\b", re.sub(r'"[^"]*"', "", e))})

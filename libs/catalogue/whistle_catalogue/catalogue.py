@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 
@@ -122,6 +124,11 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
 
 @cache
 def load_catalogue() -> Catalogue:
-    """The catalogue shipped with this package."""
-    text = (resources.files(__package__) / "data" / "catalogue.json").read_text("utf-8")
+    """The configured catalogue (WHISTLE_CATALOGUE, a file `whistle-catalogue
+    import-catalogue` wrote), else the one shipped with this package."""
+    configured = os.environ.get("WHISTLE_CATALOGUE")
+    if configured:
+        text = Path(configured).read_text("utf-8")
+    else:
+        text = (resources.files(__package__) / "data" / "catalogue.json").read_text("utf-8")
     return parse_catalogue(json.loads(text))

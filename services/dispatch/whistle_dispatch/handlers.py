@@ -124,6 +124,7 @@ class Assign:
     category: str | None
     by: str
     learn: bool = True
+    place: str | None = None  # a grid, community or street code, for a case not yet placed
 
 
 @dataclass(frozen=True)
@@ -165,15 +166,17 @@ async def on_incident(ctx: Context, uow: UnitOfWork, msg: Incoming) -> None:
     leaf = ctx.catalogue.category(data.get("category"))
     if leaf is None:
         raise Rejected(f"unknown category {data.get('category')!r}", "invalid-incident")
-    path = ctx.territory.path((data.get("location") or {}).get("grid_code") or "")
-    if path is None:
-        raise Rejected("incident has no known grid_code", "invalid-incident")
+    location = data.get("location") or {}
+    code = location.get("place_code") or location.get("grid_code")
+    path = ctx.territory.place(code) if code else None
+    if code and path is None:
+        raise Rejected(f"incident's place {code!r} is not in the territory", "invalid-incident")
     now = datetime.now(UTC)
     category = leaf.code  # an alias of an older catalogue version names its leaf
     kind = data.get("kind", "complaint")
     priority = data.get("priority") or leaf.priority
     facts = _facts(ctx, leaf, path, msg)
-    if data.get("needs_triage") and kind != "service_order":
+    if path is None or (data.get("needs_triage") and kind != "service_order"):
         case = Case.open_for_triage(case_id=str(uuid.uuid4()), incident_id=incident_id,
                                     category=category, kind=kind, priority=priority,
                                     resolution=leaf.resolution, facts=facts, now=now)
@@ -189,15 +192,28 @@ async def on_incident(ctx: Context, uow: UnitOfWork, msg: Incoming) -> None:
     DISPATCH_LATENCY.observe(max(0.0, (now - received).total_seconds()))
 
 
+def place_facts(path: Any) -> dict[str, Any]:
+    """Where a case is, as finely as known (None where a level is not known; no path at all
+    for a case in triage that a person has yet to place)."""
+    if path is None:
+        return {"path": [], "street": None, "district": None, "community": None,
+                "grid_code": None}
+    return {"path": path.as_list(), "street": path.street.code, "district": path.district.code,
+            "community": path.community.code if path.community else None,
+            "grid_code": path.grid.code if path.grid else None}
+
+
+def _place_code(facts: dict[str, Any]) -> str | None:
+    return facts.get("grid_code") or facts.get("community") or facts.get("street")
+
+
 def _facts(ctx: Context, leaf: Any, path: Any, msg: Incoming) -> dict[str, Any]:
     """What a case keeps of its incident: place, text, reporter, and how it was classified."""
     data = msg.envelope.data
     reporter = data.get("reporter") or {}
     classification = data.get("classification") or {}
     return {
-        "path": path.as_list(), "street": path.street.code, "district": path.district.code,
-        "community": path.community.code, "grid_code": path.grid.code,
-        "description": data.get("description", ""),
+        **place_facts(path), "description": data.get("description", ""),
         "address": (data.get("location") or {}).get("address"),
         "tracking_no": data.get("tracking_no"), "received_at": data.get("received_at")
         or msg.envelope.time.isoformat(), "reporter_phone": reporter.get("phone"),
@@ -309,11 +325,20 @@ async def assign(ctx: Context, uow: UnitOfWork, cmd: Assign) -> Case:
         raise IllegalTransition(f"unknown department {dept!r}")
     if category is not None and ctx.catalogue.category(category) is None:
         raise IllegalTransition(f"unknown category {category!r}")
+    if cmd.place is not None:
+        found = ctx.territory.place(cmd.place)
+        if found is None:
+            raise IllegalTransition(f"unknown place {cmd.place!r}: give a grid, community or "
+                                    "street code")
+        case.place(place_facts(found))
+    path = ctx.territory.place(_place_code(case.facts) or "")
+    if path is None:
+        raise IllegalTransition("the case has no place yet: give `place` (a grid, community "
+                                "or street code)")
     if category is None and (case.status == "triage" or case.returns):
         category = category_led_by(ctx.catalogue, dept, case.facts.get("suggestions", []))
     if category is not None:
         leaf = ctx.catalogue.category(category)
-        path = ctx.territory.path(case.facts["grid_code"])
         routing = route(leaf, path.facts(), list(ctx.catalogue.place_rules), kind=case.kind)
         if dept is not None and dept != routing.lead:
             routing = Routing(dept, tuple(c for c in routing.co if c != dept), leaf.resolution)

@@ -35,6 +35,9 @@ class AssignCreate(BaseModel):
     category: str | None = Field(None, min_length=1, max_length=64)
     learn: bool = Field(True, description="false when the choice is not a person's judgement "
                                           "(a simulator, a bulk reroute): no training example")
+    place: str | None = Field(None, min_length=1, max_length=32,
+                              description="a grid, community or street code: where a triage "
+                                          "case is when the caller's words placed nothing")
 
     @model_validator(mode="after")
     def _one_needed(self):

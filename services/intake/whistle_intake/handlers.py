@@ -19,7 +19,7 @@ from whistle_common.usecase import Conflict, NotFound, register
 from .adapters.model_store import ClassifierHolder
 from .adapters.phones import normalize_cn_phone
 from .domain import incident as rules
-from .schemas import IncidentCreate
+from .schemas import IncidentCreate, LocationIn
 
 if TYPE_CHECKING:  # handlers see a unit's interface; which adapter it is, main.py decides
     from .adapters.uow import PgIntakeUnitOfWork as UnitOfWork
@@ -39,10 +39,11 @@ CORRECTIONS_STORED = Counter("whistle_classification_corrections_stored_total",
 
 @dataclass(frozen=True)
 class Reference:
-    """Read-only data the handlers need: catalogue, territory and classifier."""
+    """Read-only data the handlers need: catalogue, places (territory, its polygons and
+    gazetteer) and classifier."""
 
     catalogue: object
-    territory: object
+    places: object
     classifier: ClassifierHolder
 
 
@@ -105,11 +106,10 @@ def _replay(existing: Mapping[str, Any], request_hash: str) -> Outcome:
 def _prepare(draft: IncidentCreate, *, ref: Reference, now: datetime, request_hash: str) -> dict:
     description = rules.check_description(draft.description)
     rules.check_occurred_at(draft.occurred_at, now)
-    loc = draft.location
+    loc = draft.location or LocationIn()
     where = rules.resolve_location(
-        grid_code=loc.grid_code if loc else None, lat=loc.lat if loc else None,
-        lon=loc.lon if loc else None, address=loc.address if loc else None,
-        territory=ref.territory)
+        grid_code=loc.grid_code, address_id=loc.place_code, lat=loc.lat, lon=loc.lon,
+        crs=loc.crs, address=loc.address, text=description, places=ref.places)
     category = rules.check_category(draft.category, ref.catalogue)
     if draft.kind == "service_order" and category is None:
         category = "service_order"
@@ -124,13 +124,21 @@ def _prepare(draft: IncidentCreate, *, ref: Reference, now: datetime, request_ha
         "id": uuid.uuid4(), "source": draft.source, "external_id": draft.external_id,
         "request_hash": request_hash, "kind": draft.kind, "category": category,
         "classification": classification, "priority": priority, "description": description,
-        "grid_code": where.grid_code,
-        "location": {"grid_code": where.grid_code, "lat": where.lat, "lon": where.lon,
-                     "address": where.address, "resolved_by": where.resolved_by},
+        "grid_code": where.grid_code, "location": _location(where, ref),
         "reporter": {"name": draft.reporter.name,
                      "phone": normalize_cn_phone(draft.reporter.phone)},
         "media_urls": draft.media_urls, "occurred_at": draft.occurred_at, "received_at": now,
     }
+
+
+def _location(where: rules.ResolvedLocation, ref: Reference) -> dict[str, Any]:
+    """The location as stored and announced: the place found, its path, and how."""
+    path = ref.places.place(where.place_code) if where.routable else None
+    return {"grid_code": where.grid_code, "place_code": where.place_code if path else None,
+            "level": where.level, "lat": where.lat, "lon": where.lon, "address": where.address,
+            "resolved_by": where.resolved_by, "confidence": where.confidence,
+            "note": where.note or None, "path": path.as_list() if path else [],
+            "territory_version": ref.places.territory.version}
 
 
 def _classify(classifier: ClassifierHolder, description: str) -> tuple[str, dict]:
@@ -156,7 +164,11 @@ def _received_event(row: dict, ref: Reference, now: datetime):
         "occurred_at": row["occurred_at"].isoformat() if row["occurred_at"] else None,
         "received_at": row["received_at"].isoformat(),
         "catalogue_version": ref.catalogue.version,
-        "needs_triage": row["classification"]["needs_triage"],
+        "needs_triage": bool(row["classification"]["needs_triage"]
+                             or row["location"]["level"] not in rules.ROUTABLE),
+        "triage_reasons": [reason for reason, due in (
+            ("category", row["classification"]["needs_triage"]),
+            ("location", row["location"]["level"] not in rules.ROUTABLE)) if due],
         "suggestions": row["classification"]["suggestions"],
         "model_version": row["classification"]["model_version"],
     }

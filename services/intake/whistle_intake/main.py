@@ -7,11 +7,12 @@ import contextlib
 from pathlib import Path
 
 from fastapi import FastAPI
-from whistle_catalogue import load_catalogue, load_territory
+from whistle_catalogue import load_catalogue
 from whistle_common.consumer import ConsumerSpec
 from whistle_common.ratelimit import TokenBuckets
 from whistle_common.service import Runtime, create_service
 from whistle_common.topics import CASES_EVENTS, EVENT_TYPES
+from whistle_places.places import load_places
 
 from . import handlers
 from .adapters.model_store import ClassifierHolder, ModelStore, load_overrides
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          form_prefixes=("/open311/",), on_start=[load_model],
                          on_stop=[stop_watch], ready_details={"classifier": holder.status},
                          unit_of_work=PgIntakeUnitOfWork)
-    app.state.ref = handlers.Reference(load_catalogue(), load_territory(), holder)
+    app.state.ref = handlers.Reference(load_catalogue(), load_places(), holder)
     app.state.buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
     return app
 

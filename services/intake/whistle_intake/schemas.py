@@ -9,10 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class LocationIn(BaseModel):
+    """Any of: a grid code, a place code (grid, community or street), a point, address text.
+    With none of them intake reads the description; what places nothing goes to triage."""
+
     model_config = ConfigDict(extra="forbid")
     grid_code: str | None = Field(None, max_length=32)
+    place_code: str | None = Field(None, max_length=32)
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
+    crs: Literal["wgs84", "gcj02", "bd09"] = Field(
+        "wgs84", description="coordinate system of lat/lon: GPS (wgs84), most Chinese map "
+                             "SDKs (gcj02), Baidu (bd09)")
     address: str | None = Field(None, max_length=500)
 
 
@@ -57,6 +64,8 @@ class IncidentAccepted(BaseModel):
                                                       "and evidence")
     model_version: str | None = None
     classification: dict
+    location: dict = Field(description="where intake placed the incident and how; level "
+                                       "'unresolved' means triage places it")
 
 
 class TimelineEntry(BaseModel):
@@ -75,7 +84,9 @@ class IncidentRead(BaseModel):
     priority: str
     status: str
     description: str
-    grid_code: str
+    grid_code: str | None
+    location: dict = Field(description="the place found (level grid, community, street or "
+                                       "unresolved), its path, and how it was resolved")
     received_at: datetime
     case_id: str | None
     agency: str | None

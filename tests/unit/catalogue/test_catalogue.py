@@ -32,11 +32,21 @@ def test_territory_has_five_levels_and_dozens_of_grids():
     assert terr.path("999") is None
 
 
-def test_nearest_grid_by_coordinates():
+def test_places_above_the_grid_have_paths_too():
     terr = load_territory()
-    grid = terr.path("12011900100102").grid
-    assert terr.nearest(grid.lat + 0.0002, grid.lon).grid.code == "12011900100102"
-    assert terr.nearest(31.23, 121.47) is None  # Shanghai is not in this district
+    community = terr.place("120119001002")
+    assert community.grid is None and community.community.name == "鼓楼社区"
+    assert [n["level"] for n in community.as_list()] == ["city", "district", "street",
+                                                          "community"]
+    street = terr.place("120119002")
+    assert street.community is None and street.street_kind == "township"
+    assert terr.place("nope") is None and terr.path("120119001002") is None
+
+
+def test_the_sample_district_is_a_real_map():
+    terr = load_territory()
+    assert len(terr.streets) >= 3 and len(terr.communities) >= 12 and len(terr.grids) >= 60
+    assert all(p.grid.lat and p.grid.lon for p in terr.grids.values())
 
 
 FIRST_ROUND_CODES = {

@@ -89,8 +89,9 @@ async def test_the_same_incident_twice_is_still_one_case(uow):
 
 
 @pytest.mark.parametrize("overrides", [{"category": "no_such_category"},
-                                       {"location": {"grid_code": "999"}}, {"location": None}])
-async def test_an_incident_with_unknown_category_or_grid_is_rejected(uow, overrides):
+                                       {"location": {"grid_code": "999"}},
+                                       {"location": {"place_code": "120119009"}}])
+async def test_an_incident_with_unknown_category_or_place_is_rejected(uow, overrides):
     refused = await dead_letter(uow, handlers.on_incident, incident(**overrides))
     assert refused.slug == "invalid-incident"
     assert uow.cases.rows == {} and uow.outbox.events == [] and uow.rollbacks == 1
@@ -435,3 +436,43 @@ async def test_open_and_overdue_assignments_are_counted_per_department(uow):
                       "shichang": {"open": 1, "overdue": 0}}
     later = await read(uow, handlers.count_open, handlers.At(now + timedelta(days=30)))
     assert later["chengguan"] == {"open": 2, "overdue": 2}
+
+
+# -- places coarser than a grid, and none ------------------------------------------------------
+
+async def test_a_case_known_at_community_level_is_routed_by_its_street(uow):
+    case = await open_case(uow, category="street_vending",
+                           location={"place_code": "120119003001", "level": "community",
+                                     "grid_code": None, "address": "大李各庄村"})
+    assert case.status == "dispatched" and case.facts["grid_code"] is None
+    assert case.facts["community"] == "120119003001" and case.facts["street"] == "120119003"
+    assert case.lead.dept == "chengguan_district"  # 下仓镇 has no enforcement team
+
+
+@pytest.mark.parametrize("location", [{"level": "unresolved", "address": "就在我家楼下"}, None])
+async def test_a_case_nobody_could_place_waits_in_triage_until_a_person_places_it(uow,
+                                                                                  location):
+    case = await open_case(uow, needs_triage=True, location=location)
+    assert case.status == "triage" and case.facts["street"] is None and not case.assignments
+    with pytest.raises(ProblemError) as refused:
+        await run(uow, handlers.assign, handlers.Assign(case.id, dept=None, category="noise",
+                                                        by="operator"))
+    assert problem(refused) == (409, "illegal-transition") and "place" in refused.value.detail
+    with pytest.raises(ProblemError) as unknown:
+        await run(uow, handlers.assign, handlers.Assign(
+            case.id, dept=None, category="noise", by="operator", place="999"))
+    assert problem(unknown) == (409, "illegal-transition")
+    placed = await run(uow, handlers.assign, handlers.Assign(
+        case.id, dept=None, category="street_vending", by="operator", place="120119001002"))
+    assert placed.status == "dispatched" and placed.facts["street"] == "120119001"
+    assert placed.facts["community"] == "120119001002" and placed.lead.dept == "chengguan"
+    assert [n["level"] for n in placed.facts["path"]][-1] == "community"
+
+
+async def test_a_dispatched_case_is_not_placed_anew(uow):
+    case = await open_case(uow)
+    with pytest.raises(ProblemError) as refused:
+        await run(uow, handlers.assign, handlers.Assign(
+            case.id, dept=None, category="street_vending", by="operator",
+            place="120119001002"))
+    assert problem(refused) == (409, "illegal-transition")

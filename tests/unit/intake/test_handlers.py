@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
-from whistle_catalogue import load_catalogue, load_territory
+from whistle_catalogue import load_catalogue
 from whistle_common.consumer import Incoming
 from whistle_common.envelope import new_event
 from whistle_common.problems import ProblemError
@@ -17,6 +17,7 @@ from whistle_common.usecase import run_use_case
 from whistle_intake import handlers
 from whistle_intake.main import load_classifier
 from whistle_intake.schemas import IncidentCreate
+from whistle_places.places import load_places
 
 from .fakes import FakeIntakeUnitOfWork
 
@@ -26,7 +27,7 @@ GRID = "12011900100101"
 
 @pytest.fixture(scope="module")
 def ref() -> handlers.Reference:
-    return handlers.Reference(load_catalogue(), load_territory(), load_classifier())
+    return handlers.Reference(load_catalogue(), load_places(), load_classifier())
 
 
 @pytest.fixture
@@ -166,3 +167,21 @@ async def test_open311_search_by_ids_skips_unknown_ones(ref, uow):
     by_code = await run_use_case(lambda: uow, handlers.search_incidents,
                                  handlers.SearchRequests(category="noise"))
     assert len(by_code) == 1
+
+
+async def test_an_address_only_call_is_placed_and_announced_with_its_path(ref, uow):
+    outcome = await submit(ref, uow, draft(location={"address": "鼓楼社区东门口"}))
+    [(_, event, _)] = uow.outbox.events
+    where = event.data["location"]
+    assert outcome.created and where["level"] == "community"
+    assert where["place_code"] == "120119001002" and where["grid_code"] is None
+    assert [n["level"] for n in where["path"]][-1] == "community"
+    assert event.data["needs_triage"] is False and event.data["triage_reasons"] == []
+
+
+async def test_a_call_that_places_nothing_is_accepted_and_sent_to_triage(ref, uow):
+    outcome = await submit(ref, uow, draft(location={"address": "就在我家楼下"},
+                                           description="楼下有人半夜唱歌"))
+    [(_, event, _)] = uow.outbox.events
+    assert outcome.created and event.data["location"]["level"] == "unresolved"
+    assert event.data["needs_triage"] is True and event.data["triage_reasons"] == ["location"]

@@ -5,6 +5,8 @@ from whistle_catalogue import load_catalogue, load_territory
 from whistle_intake.adapters.phones import normalize_cn_phone
 from whistle_intake.domain import incident as rules
 from whistle_intake.domain.incident import IncidentInvalid
+from whistle_places.coords import from_wgs84
+from whistle_places.places import load_places
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -28,23 +30,58 @@ def test_occurred_at_in_the_future_is_refused_beyond_skew():
     assert slug_of(rules.check_occurred_at, datetime(2026, 1, 1), NOW) == "timestamp-without-offset"
 
 
+def where(**kwargs) -> rules.ResolvedLocation:
+    args = {"grid_code": None, "address_id": None, "lat": None, "lon": None, "crs": "wgs84",
+            "address": None, "text": "", "places": load_places(), **kwargs}
+    return rules.resolve_location(**args)
+
+
 @pytest.mark.parametrize("kwargs, slug", [
-    ({}, "missing-location"),
-    ({"address": "文昌街道某小区"}, "location-unresolvable"),
     ({"grid_code": "nope"}, "unknown-grid"),
+    ({"grid_code": "120119001002"}, "unknown-grid"),  # a community is not a grid
+    ({"address_id": "nope"}, "unknown-place"),
     ({"lat": 31.2, "lon": 121.5}, "location-outside-territory"),
+    ({"lat": 40.05}, "incomplete-coordinates"),
 ])
-def test_location_problems(kwargs, slug):
-    args = {"grid_code": None, "lat": None, "lon": None, "address": None, **kwargs}
-    assert slug_of(rules.resolve_location, territory=load_territory(), **args) == slug
+def test_a_wrong_code_or_point_is_the_callers_error(kwargs, slug):
+    assert slug_of(where, **kwargs) == slug
 
 
-def test_location_from_coordinates_finds_the_grid():
-    terr = load_territory()
-    grid = terr.path("12011900200302").grid
-    where = rules.resolve_location(grid_code=None, lat=grid.lat, lon=grid.lon, address=None,
-                                   territory=terr)
-    assert (where.grid_code, where.resolved_by) == ("12011900200302", "coordinates")
+def test_words_that_place_nothing_are_accepted_for_triage_never_refused():
+    for kwargs in ({}, {"address": "楼下那条街"}, {"text": "有人在路边烧垃圾"}):
+        found = where(**kwargs)
+        assert (found.level, found.grid_code, found.routable) == ("unresolved", None, False)
+
+
+def test_location_from_coordinates_finds_the_containing_grid():
+    grid = load_territory().path("12011900200302").grid
+    found = where(lat=grid.lat, lon=grid.lon)
+    assert (found.grid_code, found.level, found.resolved_by) == (
+        "12011900200302", "grid", "coordinates:inside")
+
+
+def test_gcj02_coordinates_are_converted_before_the_lookup():
+    grid = load_territory().path("12011900200302").grid
+    lat, lon = from_wgs84(grid.lat, grid.lon, "gcj02")
+    assert where(lat=lat, lon=lon, crs="gcj02").grid_code == "12011900200302"
+    assert where(lat=lat, lon=lon).grid_code != "12011900200302"  # read as GPS it is elsewhere
+
+
+def test_an_address_places_the_incident_at_its_community_with_a_point():
+    found = where(address="府君山社区")
+    assert (found.level, found.place_code, found.grid_code) == ("community", "120119001001",
+                                                                None)
+    assert found.resolved_by == "address:community-name" and found.lat and found.lon
+
+
+def test_a_place_code_places_at_that_level():
+    assert where(address_id="120119002").level == "street"
+    assert where(address_id="12011900100101").grid_code == "12011900100101"
+
+
+def test_the_description_is_read_when_no_location_is_given():
+    found = where(text="鼓楼社区门口有人占道经营")
+    assert found.place_code == "120119001002" and found.resolved_by.startswith("description:")
 
 
 def test_category_must_be_in_catalogue():

@@ -53,8 +53,10 @@ class CaseRepository:
                    district, community, grid_code, received_at, created_at, updated_at, doc)
                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
                ON CONFLICT (id) DO UPDATE SET status=EXCLUDED.status, lead=EXCLUDED.lead,
-                   category=EXCLUDED.category,
-                   updated_at=EXCLUDED.updated_at, doc=EXCLUDED.doc, version=cases.version+1""",
+                   category=EXCLUDED.category, street=EXCLUDED.street,
+                   district=EXCLUDED.district, community=EXCLUDED.community,
+                   grid_code=EXCLUDED.grid_code, updated_at=EXCLUDED.updated_at,
+                   doc=EXCLUDED.doc, version=cases.version+1""",
             key, case.incident_id, case.status, case.category, case.kind, case.priority,
             case.lead.dept if case.lead else None, f["street"], f["district"], f["community"],
             f["grid_code"], datetime.fromisoformat(f["received_at"]), case.created_at, now,

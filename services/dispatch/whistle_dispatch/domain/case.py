@@ -122,6 +122,13 @@ class Case:
             "confidence": facts.get("confidence"), "model_version": facts.get("model_version")})
         return case
 
+    def place(self, place_facts: dict[str, Any]) -> None:
+        """A person says where a case in triage is (the caller's words placed nothing)."""
+        if self.status != "triage":
+            raise IllegalTransition(f"only a case in triage is placed anew, not a {self.status} "
+                                    "one")
+        self.facts.update(place_facts)
+
     def reclassify(self, category: str, routing: Routing, deadlines: Deadlines, now: datetime,
                    *, by: str, resolution: str, reason: str, learn: bool = True) -> None:
         """A person chooses the category (triage, after returns, or a correction): the

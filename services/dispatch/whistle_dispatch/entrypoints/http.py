@@ -142,7 +142,8 @@ async def post_assign(case_id: str, body: AssignCreate, request: Request,
                       caller: Operator) -> dict:
     """A person routes a case: triage, after returns, or a category change (scope operator)."""
     return _view(await _run(request, handlers.assign, handlers.Assign(
-        case_id, dept=body.dept, category=body.category, by=caller.client, learn=body.learn)))
+        case_id, dept=body.dept, category=body.category, by=caller.client, learn=body.learn,
+        place=body.place)))
 
 
 @router.post("/cases/{case_id}/rating")

@@ -24,13 +24,28 @@ class IncidentInvalid(ValueError):
 
 @dataclass(frozen=True)
 class ResolvedLocation:
-    """Where the incident is: a grid of the territory, with what the caller said."""
+    """Where the incident is, as finely as the caller's words allow, and how that was found.
 
-    grid_code: str
+    `level` is grid, community or street when dispatch can route it; "unresolved" sends the
+    incident to triage, where a person places it (the caller is never refused for that).
+    """
+
+    grid_code: str | None
+    place_code: str | None
+    level: str  # grid | community | street | unresolved
     lat: float | None
     lon: float | None
     address: str | None
-    resolved_by: str  # "grid_code" or "coordinates"
+    resolved_by: str  # grid_code | address_id | coordinates | address:<method> | unresolved
+    confidence: float = 1.0
+    note: str = ""
+
+    @property
+    def routable(self) -> bool:
+        return self.level in ROUTABLE
+
+
+ROUTABLE = ("grid", "community", "street")
 
 
 def check_description(text: str) -> str:
@@ -55,24 +70,58 @@ def check_occurred_at(occurred_at: datetime | None, now: datetime) -> None:
                               f"occurred_at {occurred_at.isoformat()} is after {now.isoformat()}")
 
 
-def resolve_location(*, grid_code, lat, lon, address, territory) -> ResolvedLocation:
-    """Find the grid from its code or from coordinates; fail with a precise reason."""
-    if not grid_code and (lat is None or lon is None):
-        if address:
-            raise IncidentInvalid("location-unresolvable",
-                                  "an address alone cannot be placed in a grid: add grid_code "
-                                  "or lat/lon")
-        raise IncidentInvalid("missing-location", "location needs grid_code or lat and lon")
+def resolve_location(*, grid_code: str | None, address_id: str | None, lat: float | None,
+                     lon: float | None, crs: str, address: str | None, text: str,
+                     places) -> ResolvedLocation:
+    """The finest place the caller gave: a grid code, a place code (Open311 address_id), a
+    point, the address, else the description itself. A code or point that is wrong is the
+    caller's error (422); words that place nothing are a person's job (triage), not a refusal.
+    `places` answers place(code), locate(lat, lon, crs), resolve(text), point_of(code)."""
     if grid_code:
-        if territory.path(grid_code) is None:
+        if places.place(grid_code) is None or places.place(grid_code).grid is None:
             raise IncidentInvalid("unknown-grid",
                                   f"grid_code {grid_code!r} is not in the territory")
-        return ResolvedLocation(grid_code, lat, lon, address, "grid_code")
-    path = territory.nearest(lat, lon)
-    if path is None:
-        raise IncidentInvalid("location-outside-territory",
-                              f"({lat}, {lon}) is not within any grid of the territory")
-    return ResolvedLocation(path.grid.code, lat, lon, address, "coordinates")
+        return ResolvedLocation(grid_code, grid_code, "grid", lat, lon, address, "grid_code")
+    if address_id:
+        path = places.place(address_id)
+        if path is None:
+            raise IncidentInvalid("unknown-place",
+                                  f"address_id {address_id!r} is not a grid, community or "
+                                  "street of the territory")
+        return _at(path, lat, lon, address, "address_id", places)
+    if (lat is None) != (lon is None):
+        raise IncidentInvalid("incomplete-coordinates", "give both lat and lon, or neither")
+    if lat is not None:
+        found = places.locate(lat, lon, crs)
+        if found is not None:
+            return ResolvedLocation(found.grid_code, found.grid_code, "grid", lat, lon, address,
+                                    f"coordinates:{found.method}")
+        if not address:
+            raise IncidentInvalid("location-outside-territory",
+                                  f"({lat}, {lon}) is not within any grid of the territory")
+    for words, how in ((address, "address"), (text, "description")):
+        if not words:
+            continue
+        found = places.resolve(words)
+        if found.level in ROUTABLE:
+            path = places.place(found.code)
+            return _at(path, lat, lon, address, f"{how}:{found.method}", places,
+                       confidence=found.confidence, note=found.note)
+        if how == "address" and found.method == "contradiction":
+            return ResolvedLocation(None, found.code, "unresolved", lat, lon, address,
+                                    "unresolved", 0.0, found.note)
+    return ResolvedLocation(None, None, "unresolved", lat, lon, address, "unresolved", 0.0,
+                            "no place of the territory could be read from the call")
+
+
+def _at(path, lat, lon, address, how: str, places, *, confidence: float = 1.0,
+        note: str = "") -> ResolvedLocation:
+    """A resolved place; without coordinates of its own, a point inside the place."""
+    grid = path.grid.code if path.grid else None
+    if lat is None:
+        lat, lon = places.point_of(path.code) or (None, None)
+    return ResolvedLocation(grid, path.code, path.level, lat, lon, address, how, confidence,
+                            note)
 
 
 def check_category(category: str | None, catalogue) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -141,16 +142,22 @@ def _draft(form: dict[str, str]) -> IncidentCreate:
         "kind": "complaint", "category": form.get("service_code") or None,
         "description": form.get("description", ""),
         "location": {"grid_code": form.get("attribute[grid_code]") or form.get("grid_code"),
+                     "place_code": form.get("address_id") or None,
                      "lat": float(lat) if lat else None, "lon": float(lon) if lon else None,
-                     "address": form.get("address_string")},
+                     "address": form.get("address_string") or None},
         "reporter": {"name": name, "phone": form.get("phone") or None},
         "media_urls": [form["media_url"]] if form.get("media_url") else [],
     })
 
 
+def _named(location: dict[str, Any]) -> str:
+    """The resolved place as words (天津市蓟州区文昌街道鼓楼社区), when the caller gave none."""
+    return "".join(node["name"] for node in location.get("path") or [])
+
+
 def _as_request(row, agencies: dict[str, Any]) -> dict:
-    location = row["location"] if isinstance(row["location"], dict) else __import__(
-        "json").loads(row["location"])
+    location = row["location"] if isinstance(row["location"], dict) else json.loads(
+        row["location"])
     agency = agencies.get(row["agency"]) if row["agency"] else None
     return {
         "service_request_id": str(row["id"]),
@@ -162,7 +169,8 @@ def _as_request(row, agencies: dict[str, Any]) -> dict:
         "requested_datetime": row["received_at"].isoformat(),
         "updated_datetime": row["updated_at"].isoformat(),
         "expected_datetime": row["expected_at"].isoformat() if row["expected_at"] else "",
-        "address": location.get("address") or "", "address_id": row["grid_code"],
+        "address": location.get("address") or _named(location),
+        "address_id": location.get("place_code") or row["grid_code"] or "",
         "lat": location.get("lat") or "", "long": location.get("lon") or "", "media_url": "",
     }
 

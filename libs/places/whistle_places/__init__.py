@@ -1,0 +1,1 @@
+"""Where an incident is: grid polygons, coordinate systems, addresses, city onboarding."""
