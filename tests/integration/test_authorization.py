@@ -14,7 +14,11 @@ TOKENS = {
     "deptB": {"Authorization": "Bearer dev-dept-huanwei-token"},
     "volunteer": {"Authorization": "Bearer dev-volunteer-token"},
     "community": {"Authorization": "Bearer dev-community-token"}, "operator": OPERATOR,
+    "streetA": {"Authorization": "Bearer dev-street-120119001-token"},  # the case's street
+    "streetB": {"Authorization": "Bearer dev-street-120119003-token"},
 }
+EVERYONE = {"hotline", "deptA", "deptB", "volunteer", "community", "operator", "streetA",
+            "streetB"}
 PUBLIC = "public"
 
 
@@ -48,16 +52,20 @@ def endpoints(i: dict) -> list[tuple[str, str, str, dict | None, set[str] | str]
         ("intake", "POST", "/v1/incidents", incident(), {"hotline", "operator"}),
         ("intake", "GET", f"/v1/incidents/{i['incident']}", None, {"hotline", "operator"}),
         ("intake", "GET", "/v1/categories", None, PUBLIC),
-        ("dispatch", "GET", f"/v1/cases/{case}", None, {"hotline", "deptA", "operator"}),
-        ("dispatch", "GET", "/v1/cases", None, {"hotline", "deptA", "deptB", "operator"}),
+        ("dispatch", "GET", f"/v1/cases/{case}", None,
+         {"hotline", "deptA", "operator", "streetA"}),
+        ("dispatch", "GET", "/v1/cases", None,
+         {"hotline", "deptA", "deptB", "operator", "streetA", "streetB"}),
+        ("dispatch", "GET", "/v1/me", None, EVERYONE),
         ("dispatch", "POST", f"/v1/cases/{case}/reports", {"kind": "arrived"}, {"deptA"}),
         ("dispatch", "POST", f"/v1/cases/{case}/whistle",
-         {"departments": ["huanbao"], "reason": "矩阵"}, {"operator"}),
-        ("dispatch", "POST", f"/v1/cases/{case}/assign", {"dept": "zhujian"}, {"operator"}),
+         {"departments": ["huanbao"], "reason": "矩阵"}, {"operator", "streetA"}),
+        ("dispatch", "POST", f"/v1/cases/{case}/assign", {"dept": "zhujian"},
+         {"operator", "streetA"}),
         ("dispatch", "POST", f"/v1/cases/{case}/rating", {"rating": "satisfied"},
          {"hotline", "operator"}),
         ("dispatch", "POST", f"/v1/cases/{case}/extensions", {"dept": "gongan", "approve": True},
-         {"operator"}),
+         {"operator", "streetA"}),
         ("dispatch", "GET", "/v1/departments", None, PUBLIC),
         ("dispatch", "GET", "/v1/grids/12011900100101", None, PUBLIC),
         ("scoring", "POST", "/v1/volunteers",

@@ -26,6 +26,10 @@ class Principal:
     def departments(self) -> set[str]:
         return {s.split(":", 1)[1] for s in self.scopes if s.startswith("dept:")}
 
+    def streets(self) -> set[str]:
+        """The streets a street office (街道综合指挥中心, scope `street:<code>`) works."""
+        return {s.split(":", 1)[1] for s in self.scopes if s.startswith("street:")}
+
     def has(self, scope: str) -> bool:
         """True if a scope grants `scope` (`volunteer:*` grants every `volunteer:<id>`)."""
         if scope in self.scopes:

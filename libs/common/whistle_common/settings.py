@@ -18,6 +18,10 @@ DEV_TOKENS: dict[str, dict] = {
     "dev-operator-token": {"client": "operator", "scopes": ["operator"]},
     "dev-community-token": {"client": "community-worker", "scopes": ["community"]},
     "dev-volunteer-token": {"client": "volunteer-app", "scopes": ["volunteer:*"]},
+    # street offices (街道综合指挥中心) of the sample district: each works its own street's cases
+    **{f"dev-street-{code}-token": {"client": f"street-office-{code}",
+                                    "scopes": [f"street:{code}"]}
+       for code in ("120119001", "120119002", "120119003", "120119004", "120119005")},
 }
 DEV_DEPARTMENTS = (
     "chengguan", "chengguan_district", "huanbao", "shichang", "gongan", "jiaojing", "huanwei",

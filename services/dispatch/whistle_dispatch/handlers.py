@@ -83,6 +83,18 @@ class NotDispatched(UseCaseError):
     status, slug, title = 403, "forbidden", "Forbidden"
 
 
+class OtherStreet(UseCaseError):
+    """A street office acts only on its own street's cases."""
+
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+def within(case: Case, streets: frozenset[str] | None) -> None:
+    """Refuse a street office a case of another street (None: any street may be acted on)."""
+    if streets is not None and case.facts.get("street") not in streets:
+        raise OtherStreet("this case is in another street")
+
+
 @dataclass(frozen=True)
 class CaseRef:
     case_id: str
@@ -115,6 +127,7 @@ class Whistle:
     case_id: str
     depts: tuple[str, ...]
     reason: str
+    streets: frozenset[str] | None = None  # a street office's own streets; None: any
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,7 @@ class Assign:
     by: str
     learn: bool = True
     place: str | None = None  # a grid, community or street code, for a case not yet placed
+    streets: frozenset[str] | None = None  # a street office's own streets; None: any
 
 
 @dataclass(frozen=True)
@@ -142,6 +156,7 @@ class DecideExtension:
     by: str
     hours: int | None = None
     note: str | None = None
+    streets: frozenset[str] | None = None  # a street office's own streets; None: any
 
 
 @dataclass(frozen=True)
@@ -302,6 +317,7 @@ async def _apply_report(ctx: Context, uow: UnitOfWork, case: Case, report: Repor
 async def whistle(ctx: Context, uow: UnitOfWork, cmd: Whistle) -> tuple[Case, list[str]]:
     """Summon more departments onto a case (吹哨); answers the case and who was added."""
     case = await _locked(uow, cmd.case_id)
+    within(case, cmd.streets)
     unknown = [d for d in cmd.depts if d not in ctx.catalogue.departments]
     if unknown:
         raise IllegalTransition(f"unknown departments {unknown}")
@@ -330,7 +346,11 @@ async def assign(ctx: Context, uow: UnitOfWork, cmd: Assign) -> Case:
         if found is None:
             raise IllegalTransition(f"unknown place {cmd.place!r}: give a grid, community or "
                                     "street code")
+        if cmd.streets is not None and found.street.code not in cmd.streets:
+            raise OtherStreet(f"{cmd.place} is in another street")
         case.place(place_facts(found))
+    else:
+        within(case, cmd.streets)
     path = ctx.territory.place(_place_code(case.facts) or "")
     if path is None:
         raise IllegalTransition("the case has no place yet: give `place` (a grid, community "
@@ -386,6 +406,7 @@ async def decide_extension(ctx: Context, uow: UnitOfWork, cmd: DecideExtension) 
     """The street office's decision on an extension request (延期); an approval restarts the
     supervision of the resolve deadline from its new date."""
     case = await _locked(uow, cmd.case_id)
+    within(case, cmd.streets)
     now = datetime.now(UTC)
     case.decide_extension(cmd.dept, cmd.approve, now, by=cmd.by, hours=cmd.hours,
                           note=cmd.note)

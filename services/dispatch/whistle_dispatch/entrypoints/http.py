@@ -18,15 +18,23 @@ from ..schemas import AssignCreate, ExtensionDecision, RatingCreate, ReportCreat
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])
 Caller = Annotated[Principal, Depends(authenticate)]
-Operator = Annotated[Principal, Depends(require("operator"))]
 
 
 def street_office_or_operator(request: Request) -> Principal:
-    """The street office (dept:street_office) or an operator: who supervises cases."""
+    """Who supervises cases: an operator, the district's street office (dept:street_office),
+    or a street's office (street:<code>) for its own street's cases."""
     caller = authenticate(request)
-    if not (caller.is_operator or "street_office" in caller.departments()):
-        raise ProblemError(403, "forbidden", "Forbidden", "needs operator or the street office")
+    if not (caller.is_operator or "street_office" in caller.departments() or caller.streets()):
+        raise ProblemError(403, "forbidden", "Forbidden",
+                           "needs operator, the street office or a street:<code> scope")
     return caller
+
+
+def own_streets(caller: Principal) -> frozenset[str] | None:
+    """The streets a caller may act on; None: every street."""
+    if caller.is_operator or "street_office" in caller.departments():
+        return None
+    return frozenset(caller.streets())
 
 
 Supervisor = Annotated[Principal, Depends(street_office_or_operator)]
@@ -79,8 +87,11 @@ async def get_case(case_id: str, request: Request, caller: Caller) -> dict:
     """A case with assignments, deadlines and its full timeline."""
     case, timeline = await run_use_case(request.app.state.runtime.uow, handlers.get_case,
                                         handlers.CaseRef(case_id))
-    if not _may_read_all(caller) and not caller.departments() & {a.dept for a in case.assignments}:
-        raise ProblemError(403, "forbidden", "Forbidden", "this case was not dispatched to you")
+    mine = caller.departments() & {a.dept for a in case.assignments} or \
+        case.facts.get("street") in caller.streets()
+    if not (_may_read_all(caller) or mine):
+        raise ProblemError(403, "forbidden", "Forbidden",
+                           "this case was not dispatched to you nor is it in your street")
     return _view(case, timeline)
 
 
@@ -89,8 +100,15 @@ async def list_cases(request: Request, caller: Caller, status: str | None = None
                      dept: str | None = None, street: str | None = None,
                      overdue: bool = False, limit: int = Query(50, ge=1, le=500),
                      cursor: str | None = None) -> dict:
-    """Cases newest first; a department sees only its own. `cursor` comes from `next`."""
-    if not _may_read_all(caller):
+    """Cases newest first; a department sees only its own, a street office its street's.
+    `cursor` comes from `next`."""
+    streets = caller.streets()
+    if not _may_read_all(caller) and streets and not caller.departments():
+        if street is not None and street not in streets:
+            raise ProblemError(403, "forbidden", "Forbidden",
+                               f"you may not list street {street}'s cases")
+        street = street or sorted(streets)[0]
+    elif not _may_read_all(caller):
         own = caller.departments()
         if not own:
             raise ProblemError(403, "forbidden", "Forbidden", "needs operator or dept scope")
@@ -130,20 +148,22 @@ async def post_report(case_id: str, body: ReportCreate, request: Request, caller
 
 @router.post("/cases/{case_id}/whistle")
 async def post_whistle(case_id: str, body: WhistleCreate, request: Request,
-                       _: Supervisor) -> dict:
+                       caller: Supervisor) -> dict:
     """The street office or an operator summons more departments (吹哨)."""
     case, added = await _run(request, handlers.whistle,
-                             handlers.Whistle(case_id, tuple(body.departments), body.reason))
+                             handlers.Whistle(case_id, tuple(body.departments), body.reason,
+                                              streets=own_streets(caller)))
     return {**_view(case), "summoned": added}
 
 
 @router.post("/cases/{case_id}/assign")
 async def post_assign(case_id: str, body: AssignCreate, request: Request,
-                      caller: Operator) -> dict:
-    """A person routes a case: triage, after returns, or a category change (scope operator)."""
+                      caller: Supervisor) -> dict:
+    """A person routes a case: triage, after returns, or a category change (an operator, or
+    a street office on its street's cases)."""
     return _view(await _run(request, handlers.assign, handlers.Assign(
         case_id, dept=body.dept, category=body.category, by=caller.client, learn=body.learn,
-        place=body.place)))
+        place=body.place, streets=own_streets(caller))))
 
 
 @router.post("/cases/{case_id}/rating")
@@ -160,7 +180,16 @@ async def post_extension_decision(case_id: str, body: ExtensionDecision, request
     """The street office (operator) approves or refuses an extension request."""
     return _view(await _run(request, handlers.decide_extension, handlers.DecideExtension(
         case_id, dept=body.dept, approve=body.approve, by=caller.client, hours=body.hours,
-        note=body.note)))
+        note=body.note, streets=own_streets(caller))))
+
+
+@router.get("/me")
+async def me(caller: Caller) -> dict:
+    """Who the token is and what it may do here (the console signs people in with it)."""
+    return {"client": caller.client, "scopes": sorted(caller.scopes),
+            "operator": caller.is_operator, "departments": sorted(caller.departments()),
+            "streets": sorted(caller.streets()),
+            "street_office": "street_office" in caller.departments()}
 
 
 @router.get("/departments")
