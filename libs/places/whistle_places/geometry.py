@@ -39,6 +39,8 @@ class GridIndex:
     def locate(self, lat: float, lon: float) -> Located | None:
         """The grid that covers the point (on a shared border: the lowest code, so the answer
         never depends on order); else the nearest within the tolerance; else None."""
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            return None  # e.g. a BD-09 pole converted: no place on this map
         point = Point(lon, lat)
         hits = self._tree.query(point, predicate="covered_by")
         if len(hits):
@@ -54,7 +56,7 @@ class GridIndex:
 
     def _degrees(self, lat: float) -> float:
         """The tolerance as a distance in degrees (generous: longitude degrees are shorter)."""
-        return self.tolerance_m / (METRES_PER_DEGREE * math.cos(math.radians(lat)))
+        return self.tolerance_m / (METRES_PER_DEGREE * max(0.01, math.cos(math.radians(lat))))
 
     def bounds(self) -> tuple[float, float, float, float]:
         return tuple(shapely.total_bounds(self.polygons))  # type: ignore[return-value]

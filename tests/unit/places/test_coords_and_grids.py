@@ -85,3 +85,11 @@ def test_just_off_the_map_is_the_nearest_grid_far_off_is_nothing():
     assert 100 < near.distance_m < 300
     assert GRIDS.locate(40.03, 117.415) is None  # ~1 km off
     assert GRIDS.locate(31.23, 121.47) is None  # Shanghai
+    assert GRIDS.locate(-90.0, -180.0) is None and GRIDS.locate(float("nan"), 117.4) is None
+
+
+@pytest.mark.parametrize("crs", ["wgs84", "gcj02", "bd09"])
+@pytest.mark.parametrize("lat, lon", [(-90, -180), (90, 180), (0, 0), (-90, 180)])
+def test_any_point_on_earth_has_an_answer_never_an_error(crs, lat, lon):
+    found = GRIDS.locate(*to_wgs84(lat, lon, crs))
+    assert found is None
