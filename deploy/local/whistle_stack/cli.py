@@ -12,7 +12,7 @@ from .stack import Stack
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 console = Console()
-COMPONENTS = ["kafka", "postgres", *SERVICES]
+COMPONENTS = ["kafka", "postgres", *SERVICES, "console"]
 
 
 def _fail(exc: Exception) -> None:
@@ -63,7 +63,9 @@ def run(
         console.print("Prometheus: not installed (apt-get install prometheus), skipped")
     status()
     console.print(
-        "\nAPI docs:  http://127.0.0.1:8001/docs (intake)  :8002/docs (dispatch)  "
+        f"\nconsole:   {stack.console.url} (指挥台 for street offices, departments and "
+        "supervisors; sign in with a token from the README)\n"
+        "API docs:  http://127.0.0.1:8001/docs (intake)  :8002/docs (dispatch)  "
         ":8003/docs (scoring)  :8004/docs (notify)\n"
         "metrics:   http://127.0.0.1:800[1-4]/metrics\n"
         "dashboards: docker compose up grafana (see README), or import deploy/grafana/dashboards\n"
@@ -103,6 +105,10 @@ def start(component: str = typer.Argument(..., help=" | ".join(COMPONENTS))) -> 
             stack.services.start([component])
             took = stack.services.wait_ready([component])
             console.print(f"{component}: ready in {took[component]:.1f}s")
+        elif component == "console":
+            stack.console.start()
+            console.print(f"console: ready in {stack.console.wait_ready():.1f}s "
+                          f"at {stack.console.url}")
         else:
             _fail(StackError(f"unknown component {component!r}; one of {COMPONENTS}"))
     except StackError as exc:
@@ -122,6 +128,8 @@ def stop(
         stack.postgres.kill() if kill else stack.postgres.stop()
     elif component in SERVICES:
         stack.services.stop([component], kill=kill)
+    elif component == "console":
+        stack.console.stop(kill=kill)
     else:
         _fail(StackError(f"unknown component {component!r}; one of {COMPONENTS}"))
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from dataclasses import dataclass, field
 
+from .console import ConsoleProc
 from .kafka import KafkaCluster
 from .paths import Layout, layout
 from .postgres import Postgres
-from .procs import port_open
+from .procs import StackError, port_open
 from .services import SERVICES, ServiceProcs
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -22,6 +24,7 @@ class Started:
     kafka: bool = False
     postgres: bool = False
     services: list[str] = field(default_factory=list)
+    console: bool = False
     ready_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -33,6 +36,7 @@ class Stack:
         self.kafka = KafkaCluster(self.layout)
         self.postgres = Postgres(self.layout)
         self.services = ServiceProcs(self.layout, self.bootstrap, self.postgres.url_for)
+        self.console = ConsoleProc(self.layout, self.services.url)
 
     @property
     def external_kafka(self) -> bool:
@@ -54,11 +58,22 @@ class Stack:
 
     def up(self, names: list[str] | None = None, *, timeout: float = 90.0,
            extra_env: dict[str, str] | None = None) -> Started:
-        """Start infra and the named services (default: all four), waiting for /readyz."""
+        """Start infra and the named services (default: all four and the web console),
+        waiting for /readyz."""
         started = self.up_infra()
+        whole = names is None
         names = list(SERVICES) if names is None else names
         started.services = self.services.start(names, extra_env)
         started.ready_seconds = self.services.wait_ready(started.services, timeout=timeout)
+        if whole and console_installed():
+            try:
+                started.console = self.console.start(extra_env)
+                if started.console:
+                    started.ready_seconds["console"] = self.console.wait_ready()
+            except StackError as exc:  # the services run all the same; say why it did not
+                print(f"console not started: {exc}", file=sys.stderr)
+                self.console.stop()
+                started.console = False
         return started
 
     def down(self, started: Started | None = None) -> None:
@@ -69,10 +84,13 @@ class Stack:
 
             stop_simulators(self)
             LocalPrometheus(self.layout).stop()
+            self.console.stop()
             self.services.stop(list(SERVICES))
             self.kafka.stop()
             self.postgres.stop()
             return
+        if started.console:
+            self.console.stop()
         self.services.stop(started.services)
         if started.kafka:
             self.kafka.stop()
@@ -96,4 +114,14 @@ class Stack:
             port = self.services.port(name)
             up = pid and port_open("127.0.0.1", port)
             out[name] = f"running pid {pid} on :{port}" if up else "stopped"
+        pid = self.console.running_pid()
+        up = pid and port_open("127.0.0.1", self.console.port)
+        out["console"] = f"running pid {pid} on {self.console.url}" if up else "stopped"
         return out
+
+
+def console_installed() -> bool:
+    """Whether the web console's package is in this environment (it is in the workspace)."""
+    import importlib.util
+
+    return importlib.util.find_spec("whistle_console") is not None

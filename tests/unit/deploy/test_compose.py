@@ -30,7 +30,8 @@ def project() -> dict:
 
 
 def test_every_component_is_present(project):
-    assert set(project["services"]) == {*SERVICES, "kafka", "postgres", "prometheus", "grafana"}
+    assert set(project["services"]) == {*SERVICES, "kafka", "postgres", "prometheus", "grafana",
+                                        "console"}
     assert project["services"]["kafka"]["image"] == "apache/kafka:3.9.1"
     assert project["services"]["postgres"]["image"].startswith("postgres:16")
 
