@@ -46,6 +46,10 @@ def report_envelope(case_id: str, dept: str, kind: str, correlation_id: str | No
     return json.dumps(event, ensure_ascii=False).encode()
 
 
+# the CloudEvents Kafka binding's structured mode: the value is the whole event
+STRUCTURED = ("content-type", b"application/cloudevents+json; charset=utf-8")
+
+
 def signature_headers(dept: str, secret: str, value: bytes) -> list[tuple[str, bytes]]:
     """Kafka headers authenticating `value` as sent by `dept`."""
     timestamp = str(int(time.time()))
@@ -89,7 +93,8 @@ class DepartmentClient:
         """Send one signed report and wait for Kafka to acknowledge it."""
         value = report_envelope(case_id, self.dept, kind, correlation_id, **fields)
         future = self.producer.send(REPORTS_TOPIC, key=case_id.encode(), value=value,
-                                    headers=signature_headers(self.dept, self.secret, value))
+                                    headers=[STRUCTURED,
+                                             *signature_headers(self.dept, self.secret, value)])
         future.get(timeout=30)
 
     def close(self) -> None:

@@ -218,3 +218,23 @@ async def test_reference_data_endpoints(live):
         next(d for d in departments if d["code"] == "chengguan").items()
     assert grid.json()["path"][2]["name"] == "下仓镇"
     assert missing.status_code == 404
+
+
+async def test_a_department_order_is_read_by_the_official_cloudevents_sdk(live):
+    """Structured mode of the Kafka protocol binding: the record says so in `content-type`,
+    and the Python SDK's auto-detection (what a department system runs) finds the event."""
+    from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
+
+    orders = depts.order_tail(live, "gongan")
+    async with live.http("intake") as client:
+        incident_id = (await post(client, incident(category="noise"))).json()["incident_id"]
+    orders.wait_for(lambda e: e.data["incident_id"] == incident_id, timeout=30)
+    orders.close()
+    env, headers, value = next(s for s in orders.seen
+                               if s[0] is not None and s[0].data["incident_id"] == incident_id)
+    assert headers["content-type"] == b"application/cloudevents+json; charset=utf-8"
+    event = from_kafka_event(KafkaMessage(headers=headers, key=env.key, value=value))
+    attributes = event.get_attributes()
+    assert (attributes["id"], attributes["type"], attributes["subject"]) == (
+        env.id, "dispatch.ordered.v1", env.subject)
+    assert event.get_data()["incident_id"] == incident_id

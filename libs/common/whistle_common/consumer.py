@@ -12,7 +12,7 @@ import asyncpg
 import structlog
 
 from .dlq import send_to_dlq
-from .envelope import Envelope, EnvelopeError, decode
+from .envelope import Envelope, EnvelopeError, decode_record
 from .idempotency import claim_event
 from .kafka import Producer
 from .logging import bind_event_context
@@ -85,7 +85,7 @@ class EventConsumer:
         """Apply one message; return the outcome (applied, duplicate, ignored, dlq)."""
         topic = self.spec.topic
         try:
-            env = decode(value)
+            env = decode_record(value, headers)
         except EnvelopeError as exc:
             return await self._dead(key, value, exc.reason, "malformed", partition, offset, "?")
         bind_event_context(correlation_id=env.correlationid, case_id=env.subject)
@@ -137,7 +137,7 @@ class EventConsumer:
         """Decode and pick the handler; poison and unhandled types are settled here."""
         topic = self.spec.topic
         try:
-            env = decode(raw.value)
+            env = decode_record(raw.value, raw.headers)
         except EnvelopeError as exc:
             bind_event_context()  # no ids of an earlier event on this message's lines
             return await self._dead(raw.key, raw.value, exc.reason, "malformed", raw.partition,

@@ -17,6 +17,16 @@ MAX_EVENT_BYTES = 1_000_000
 TYPE_PATTERN = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+\.v[0-9]+$")
 _FORMAT = JSONFormat()
 REQUIRED = ("specversion", "id", "source", "type", "subject", "time", "correlationid")
+# the Kafka protocol binding: structured mode says so in this header; binary mode carries the
+# attributes as ce_* headers and the data as the value
+CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+# RFC 3339 date-time: seconds required, offset Z or ±hh:mm (hours 00–23, minutes 00–59)
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.(\d+))?"
+                     r"([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$")
+MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*(\s*;.*)?$")
+EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+CORE = {"specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject",
+        "time", "data", "data_base64"}
 
 
 class EnvelopeError(ValueError):
@@ -79,6 +89,73 @@ def encode(env: Envelope) -> bytes:
     return _FORMAT.write(event)
 
 
+def check_cloudevent(obj: dict[str, Any]) -> None:
+    """The rules of CloudEvents 1.0 itself (JSON format), as its conformance suite states
+    them; EnvelopeError names the first one broken."""
+    for name in ("specversion", "id", "source", "type"):
+        if name not in obj or obj[name] is None:
+            raise EnvelopeError(f"missing attribute {name}")
+        if not isinstance(obj[name], str) or not obj[name]:
+            raise EnvelopeError(f"{name} must be a non-empty string")
+    if obj["specversion"] != "1.0":
+        raise EnvelopeError(f"specversion must be 1.0, got {obj['specversion']!r}")
+    for name in ("subject", "dataschema", "datacontenttype"):
+        if obj.get(name) is not None and (not isinstance(obj[name], str) or not obj[name]):
+            raise EnvelopeError(f"{name}, when present, must be a non-empty string")
+    if obj.get("datacontenttype") is not None and not MEDIA_TYPE.match(obj["datacontenttype"]):
+        raise EnvelopeError(f"datacontenttype {obj['datacontenttype']!r} is not an RFC 2046 "
+                            "media type")
+    if obj.get("time") is not None:
+        parse_time(obj["time"])
+    if "data" in obj and "data_base64" in obj:
+        raise EnvelopeError("an event has data or data_base64, not both")
+    for name, value in obj.items():
+        if name in CORE:
+            continue
+        if not EXTENSION_NAME.match(name):
+            raise EnvelopeError(f"extension name {name!r}: lower-case letters and digits, "
+                                "at most 20")
+        if isinstance(value, float) or not isinstance(value, str | bool | int | None):
+            raise EnvelopeError(f"extension {name}: a string, boolean or integer")
+
+
+def parse_time(text: Any) -> datetime:
+    """An RFC 3339 timestamp (seconds and offset required), up to nanoseconds."""
+    match = RFC3339.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise EnvelopeError(f"time {text!r} is not RFC 3339 (seconds and a Z or ±hh:mm "
+                            "offset are required)")
+    fraction = match.group(2) or ""
+    normal = text.replace(f".{fraction}", f".{fraction[:6].ljust(6, '0')}" if fraction else "")
+    try:
+        return datetime.fromisoformat(normal.replace("z", "Z").replace("t", "T"))
+    except ValueError as exc:
+        raise EnvelopeError(f"time {text!r} is not a real instant: {exc}") from exc
+
+
+def decode_record(value: bytes | None, headers: dict[str, bytes] | None = None) -> Envelope:
+    """A Kafka record → Envelope, in either mode of the CloudEvents Kafka protocol binding:
+    structured (the value is the event; `content-type: application/cloudevents+json`, or no
+    content-type at all) or binary (attributes in `ce_*` headers, the data in the value)."""
+    found = {k.lower(): v for k, v in (headers or {}).items()}
+    if "ce_specversion" not in found:
+        return decode(value)
+    try:
+        attributes = {k[3:]: v.decode("utf-8") for k, v in found.items() if k.startswith("ce_")}
+        content_type = found.get("content-type", b"application/json").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EnvelopeError(f"a ce_ header is not UTF-8: {exc}") from exc
+    if not content_type.split(";")[0].strip().endswith("json"):
+        raise EnvelopeError(f"binary-mode data of type {content_type!r}: Whistle events carry "
+                            "JSON data")
+    try:
+        data = json.loads((value or b"").decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EnvelopeError(f"binary-mode data is not JSON: {exc}") from exc
+    event = {**attributes, "datacontenttype": content_type, "data": data}
+    return decode(json.dumps(event, ensure_ascii=False).encode())
+
+
 def decode(raw: bytes | str | None) -> Envelope:
     """UTF-8 JSON bytes → Envelope, or EnvelopeError with the reason."""
     if raw is None:
@@ -93,20 +170,15 @@ def decode(raw: bytes | str | None) -> Envelope:
         raise EnvelopeError(f"not a CloudEvent in JSON: {exc}") from exc
     if not isinstance(obj, dict):
         raise EnvelopeError("not a CloudEvent in JSON: the value is not an object")
+    check_cloudevent(obj)
+    # Whistle's own rules on top: who the event is about, its chain, when, and a JSON object
     missing = [a for a in REQUIRED if obj.get(a) in (None, "")]
     if missing:
         raise EnvelopeError(f"missing attribute(s) {', '.join(missing)}")
-    if obj["specversion"] != "1.0":
-        raise EnvelopeError(f"specversion must be 1.0, got {obj['specversion']!r}")
     _check_type(obj["type"])
     if not isinstance(obj.get("data"), dict):
         raise EnvelopeError("data must be a JSON object")
-    try:
-        when = datetime.fromisoformat(str(obj["time"]))
-    except ValueError as exc:
-        raise EnvelopeError(f"time is not RFC 3339: {exc}") from exc
-    if when.tzinfo is None:
-        raise EnvelopeError("time must carry a UTC offset")
+    when = parse_time(obj["time"])
     attributes = {k: v for k, v in obj.items() if k != "data"}
     attributes["time"] = when
     try:
