@@ -165,10 +165,15 @@ async def test_open311_client_flow(live):
     assert "noise" in codes and "general" in codes
     assert definition.json() == {"service_code": "noise", "attributes": []}
     assert unauth.status_code == 401 and unauth.json()[0]["code"] == 401
-    assert bad.status_code == 422
-    assert ET.fromstring(bad.content).find("error/code").text == "422"
+    assert bad.status_code == 400  # an unknown service_code, answered per Open311
+    assert ET.fromstring(bad.content).find("error/code").text == "400"
+    assert bad.headers["content-type"] == "text/xml; charset=utf-8"
+    assert {s.findtext("metadata") for s in ET.fromstring(services.content)} == {"false"}
     request = one_json.json()[0]
     assert request["status"] == "open" and request["service_code"] == "sanitation"
+    assert request["service_name"] != "sanitation"  # the catalogue's display name
+    assert request["media_url"] is None  # null, never "" (dispatch may already have set
+    # expected_datetime and agency_responsible: the stack runs the whole flow)
     assert request["address_id"] == GRID
     assert "13812341234" not in one_json.text
     xml_request = ET.fromstring(one_xml.content).find("request")

@@ -200,14 +200,19 @@ class SearchRequests:
     start: datetime | None = None
     end: datetime | None = None
     limit: int = 1000
+    offset: int = 0  # paging: skip this many (newest first)
+    statuses: tuple[str, ...] = ()  # any of these statuses; () for all
 
 
 async def search_incidents(uow: UnitOfWork, query: SearchRequests) -> list[Mapping[str, Any]]:
     if query.ids:
         found = [await uow.incidents.get(i) for i in query.ids]
-        return [row for row in found if row is not None]
+        rows = [row for row in found if row is not None
+                and (not query.statuses or row["status"] in query.statuses)]
+        return rows[query.offset:query.offset + query.limit]
     return await uow.incidents.search(source=None, category=query.category, status=None,
-                                      start=query.start, end=query.end, limit=query.limit)
+                                      start=query.start, end=query.end, limit=query.limit,
+                                      offset=query.offset, statuses=query.statuses)
 
 
 async def on_case_event(uow: UnitOfWork, msg: Incoming) -> None:

@@ -56,14 +56,17 @@ class FakeIncidents:
         row["agency"] = agency or row["agency"]
         row["expected_at"] = expected_at or row["expected_at"]
 
-    async def search(self, *, source, category, status, start, end, limit: int) -> list:
+    async def search(self, *, source, category, status, start, end, limit: int,
+                     offset: int = 0, statuses=()) -> list:
         found = [r for r in self.rows.values()
                  if (source is None or r["source"] == source)
                  and (category is None or r["category"] == category)
                  and (status is None or r["status"] == status)
+                 and (not statuses or r["status"] in statuses)
                  and (start is None or r["received_at"] >= start)
                  and (end is None or r["received_at"] < end)]
-        return sorted(found, key=lambda r: r["received_at"], reverse=True)[:limit]
+        found.sort(key=lambda r: (r["received_at"], r["id"]), reverse=True)
+        return found[offset:offset + limit]
 
     async def insert_correction(self, row: dict[str, Any]) -> bool:
         if row["event_id"] in self.corrections_by_event:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -72,14 +73,17 @@ class IncidentRepository:
             incident_id, status, case_id, agency, expected_at)
 
     async def search(self, *, source: str | None, category: str | None, status: str | None,
-                     start: datetime | None, end: datetime | None,
-                     limit: int) -> list[asyncpg.Record]:
+                     start: datetime | None, end: datetime | None, limit: int,
+                     offset: int = 0, statuses: Sequence[str] = ()) -> list[asyncpg.Record]:
+        """Newest first (id breaks ties, so pages do not overlap); `statuses`: any of them."""
         return await self._conn.fetch(
             """SELECT * FROM incidents WHERE ($1::text IS NULL OR source=$1)
                    AND ($2::text IS NULL OR category=$2) AND ($3::text IS NULL OR status=$3)
                    AND ($4::timestamptz IS NULL OR received_at >= $4)
                    AND ($5::timestamptz IS NULL OR received_at < $5)
-               ORDER BY received_at DESC LIMIT $6""", source, category, status, start, end, limit)
+                   AND (cardinality($8::text[]) = 0 OR status = ANY($8::text[]))
+               ORDER BY received_at DESC, id DESC LIMIT $6 OFFSET $7""",
+            source, category, status, start, end, limit, offset, list(statuses))
 
     async def insert_correction(self, row: dict[str, Any]) -> bool:
         """Store a labelled example from a person's category choice; False when already stored."""
