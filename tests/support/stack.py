@@ -291,10 +291,11 @@ async def settled(live: Live, *, timeout: float = 180.0) -> None:
 
 
 async def case_of(live: Live, incident_id: str, timeout: float = 30) -> str:
-    """The id of the case dispatch made for an incident (waits for it)."""
+    """The id of the case dispatch made for an incident, or merged it into (waits for it)."""
     async def find():
-        rows = await live.fetch("dispatch", "SELECT id::text FROM cases WHERE incident_id=$1",
-                                incident_id)
+        rows = await live.fetch(
+            "dispatch", "SELECT id::text FROM cases WHERE incident_id=$1 UNION ALL "
+            "SELECT case_id::text FROM case_incidents WHERE incident_id=$1", incident_id)
         return rows[0]["id"] if rows else None
 
     return await eventually(find, timeout=timeout, what=f"case for incident {incident_id}")

@@ -134,11 +134,33 @@ class CaseView(_Closed):
     community: str | None
     grid_code: str | None
     tracking_no: str | None
+    callers: int = Field(1, ge=1, description="incidents the case stands for: its own and "
+                                              "those merged into it (并单)")
+    linked_incidents: list[str] = Field(
+        default_factory=list, description="the incidents merged into the case; every one of "
+                                          "their callers is told of the case's progress")
 
 
 class CaseReporter(_Closed):
     phone: str | None = Field(description="the resident's phone (personal data; notify sends "
                                           "the SMS to it)")
+
+
+class CaseMerged(CaseView):
+    """Another caller's incident joined this open case instead of opening one (并单)."""
+
+    merged_incident_id: str
+    score: float = Field(ge=0, le=1, description="how sure the match is")
+    reasons: list[str] = Field(description="why: category, grid or distance, text, time")
+    reporter: CaseReporter
+
+
+class CaseSplit(CaseView):
+    """A person took a wrongly merged incident out of the case; it is dispatched as a case of
+    its own (its case.created.v1 follows)."""
+
+    split_incident_id: str
+    by: str
 
 
 class CaseCreated(CaseView):
@@ -280,11 +302,25 @@ class DispatchOrdered(_Closed):
     lead: str | None
     co: list[str]
     catalogue_version: str | None
+    callers: int = Field(1, ge=1, description="how many callers reported the problem so far")
     dept: str = Field(description="the department ordered (the topic's {dept})")
     role: Role
     deadlines: Deadlines
     reason: str | None = Field(None, description="why, when not the first dispatch (returned, "
                                                  "reassigned, whistle, reopened)")
+
+
+class DispatchUpdated(_Closed):
+    """More about a case the department already has: another caller reported the same
+    problem (并单). Nothing new to do, no new deadline; `callers` is how many have called."""
+
+    case_id: str
+    dept: str
+    reason: str
+    callers: int = Field(ge=2)
+    incident_id: str = Field(description="the incident that joined the case")
+    description: str | None
+    reporter_phone: str | None = Field(description="masked, e.g. 138****1234")
 
 
 class DispatchWithdrawn(_Closed):
@@ -365,6 +401,9 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "dispatch.reported.v1": DispatchReported,
     "dispatch.ordered.v1": DispatchOrdered,
     "dispatch.withdrawn.v1": DispatchWithdrawn,
+    "dispatch.updated.v1": DispatchUpdated,
+    "case.merged.v1": CaseMerged,
+    "case.split.v1": CaseSplit,
     "case.created.v1": CaseCreated,
     "case.dispatched.v1": CaseDispatched,
     "case.acknowledged.v1": CaseAcknowledged,

@@ -72,12 +72,14 @@ EVENT_TYPES: dict[str, frozenset[str]] = {
         "case.resolved.v1", "case.returned.v1", "case.overdue.v1", "case.escalated.v1",
         "case.rated.v1", "case.reopened.v1", "case.closed.v1", "case.extension_requested.v1",
         "case.extension_decided.v1", "case.assigned.v1", "case.unassigned.v1",
-        "case.queued_for_triage.v1", "classification.corrected.v1",
+        "case.queued_for_triage.v1", "classification.corrected.v1", "case.merged.v1",
+        "case.split.v1",
     }),
     POINTS_EVENTS: frozenset({"points.awarded.v1", "points.redeemed.v1"}),
     NOTIFICATIONS_REQUESTS: frozenset({"notification.requested.v1"}),
 }
-ORDER_EVENT_TYPES = frozenset({"dispatch.ordered.v1", "dispatch.withdrawn.v1"})
+ORDER_EVENT_TYPES = frozenset({"dispatch.ordered.v1", "dispatch.withdrawn.v1",
+                               "dispatch.updated.v1"})
 
 
 def event_types_of(topic: str) -> frozenset[str]:

@@ -19,11 +19,13 @@ from prometheus_client import Counter, Histogram
 from whistle_common.consumer import Incoming
 from whistle_common.envelope import new_event
 from whistle_common.signing import SENDER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from whistle_common.topics import CASES_EVENTS, EVENT_TYPES, orders_topic
+from whistle_common.topics import CASES_EVENTS, EVENT_TYPES, ORDER_EVENT_TYPES, orders_topic
 from whistle_common.usecase import NotFound, Rejected, UseCaseError, register, run_use_case
 
 from .domain import deadlines as dl
-from .domain.case import Case, DomainEvent, IllegalTransition
+from .domain.case import MERGEABLE, Case, DomainEvent, IllegalTransition
+from .domain.merging import Candidate, MergePolicy, best_match
+from .domain.merging import Incoming as Call
 from .domain.privacy import mask_phone
 from .domain.routing import Routing, route
 from .domain.supervision import Policy, next_due, stage_name, still_pending, watches
@@ -47,6 +49,9 @@ REOPENS = Counter("whistle_reopens_total", "Cases reopened after an unsatisfied 
 CLOSED = Counter("whistle_cases_closed_total", "Cases closed", ["reason"])
 RESOLVED = Counter("whistle_cases_resolved_total", "Cases resolved (办结)")
 TRIAGED = Counter("whistle_cases_triage_total", "Cases queued for a person to choose the category")
+MERGED = Counter("whistle_incidents_merged_total",
+                 "Incidents merged into an open case (并单) instead of opening one", ["category"])
+SPLITS = Counter("whistle_incidents_split_total", "Merged incidents split off by a person")
 CORRECTIONS = Counter("whistle_classification_corrections_total",
                       "Category choices by a person, by why they were made", ["reason"])
 for _reason in ("triage", "return", "change"):
@@ -71,6 +76,12 @@ class Context:
     time_scale: float = 1.0
     policy: Policy = Policy({"street": 7200, "district": 14400, "city": 28800})
     autoclose_seconds: float = 7 * 86400
+    merge_policy: MergePolicy | None = MergePolicy()  # None: never merge
+    merge_categories: frozenset[str] | None = None     # None: every category merges
+
+    def merges(self, category: str) -> bool:
+        return self.merge_policy is not None and (
+            self.merge_categories is None or category in self.merge_categories)
 
 
 # the domain's refusal, answered 409 over HTTP and dead-lettered as `illegal-transition`
@@ -160,6 +171,16 @@ class DecideExtension:
 
 
 @dataclass(frozen=True)
+class Split:
+    """Take a wrongly merged incident out of a case and dispatch it on its own."""
+
+    case_id: str
+    incident_id: str
+    by: str
+    streets: frozenset[str] | None = None  # a street office's own streets; None: any
+
+
+@dataclass(frozen=True)
 class At:
     """A moment the clock-driven use cases (supervision, gauges) run at."""
 
@@ -173,11 +194,17 @@ def case_deadlines(ctx: Context, category: str, priority: str, now: datetime) ->
 
 
 async def on_incident(ctx: Context, uow: UnitOfWork, msg: Incoming) -> None:
-    """incident.received.v1 → one case, dispatched to its departments (idempotent)."""
-    data = msg.envelope.data
+    """incident.received.v1 → one case, dispatched to its departments, or the incident joins
+    an open case about the same problem (并单); idempotent either way."""
     incident_id = msg.envelope.subject
     if await uow.cases.exists_for_incident(incident_id):
         return  # the same incident under another event id: still one case
+    await _take(ctx, uow, msg.envelope.data, incident_id, msg.envelope.time, merge=True)
+
+
+async def _take(ctx: Context, uow: UnitOfWork, data: dict[str, Any], incident_id: str,
+                sent_at: datetime, *, merge: bool, split_from: str | None = None) -> Case | None:
+    """Open the incident's case, or merge it into an open one (answers None then)."""
     leaf = ctx.catalogue.category(data.get("category"))
     if leaf is None:
         raise Rejected(f"unknown category {data.get('category')!r}", "invalid-incident")
@@ -190,14 +217,19 @@ async def on_incident(ctx: Context, uow: UnitOfWork, msg: Incoming) -> None:
     category = leaf.code  # an alias of an older catalogue version names its leaf
     kind = data.get("kind", "complaint")
     priority = data.get("priority") or leaf.priority
-    facts = _facts(ctx, leaf, path, msg)
+    facts = _facts(ctx, leaf, path, data, sent_at)
+    if split_from is not None:
+        facts["split_from"] = split_from
+    if merge and path is not None and kind != "service_order" and ctx.merges(category) \
+            and await _merge(ctx, uow, leaf, incident_id, data, facts, now):
+        return None
     if path is None or (data.get("needs_triage") and kind != "service_order"):
         case = Case.open_for_triage(case_id=str(uuid.uuid4()), incident_id=incident_id,
                                     category=category, kind=kind, priority=priority,
                                     resolution=leaf.resolution, facts=facts, now=now)
         await _save(ctx, uow, case, now)
         TRIAGED.inc()
-        return
+        return case
     routing = route(leaf, path.facts(), list(ctx.catalogue.place_rules), kind=kind)
     case = Case.open(case_id=str(uuid.uuid4()), incident_id=incident_id, category=category,
                      kind=kind, priority=priority, routing=routing,
@@ -205,6 +237,83 @@ async def on_incident(ctx: Context, uow: UnitOfWork, msg: Incoming) -> None:
     await _save(ctx, uow, case, now)
     received = datetime.fromisoformat(facts["received_at"])
     DISPATCH_LATENCY.observe(max(0.0, (now - received).total_seconds()))
+    return case
+
+
+def _candidate(ctx: Context, case: Case) -> Candidate:
+    """A case as the merge rules see it: its first report's place and time, and the texts of
+    every call it stands for."""
+    leaf = ctx.catalogue.category(case.category)
+    f = case.facts
+    texts = [f.get("description") or ""] + [i.get("description") or "" for i in case.linked]
+    return Candidate(case.id, case.category, leaf.area if leaf else "", leaf.klass if leaf
+                     else "", f.get("lat"), f.get("lon"), f.get("grid_code"), "\n".join(texts),
+                     datetime.fromisoformat(f["received_at"]), case.status)
+
+
+async def _merge(ctx: Context, uow: UnitOfWork, leaf: Any, incident_id: str,
+                 data: dict[str, Any], facts: dict[str, Any], now: datetime) -> bool:
+    """Merge the incident into the open case it matches best, if any (answers whether it did).
+
+    Candidates are the district's open cases of the same category or a sibling (same class
+    under the same area) within the longest of their windows; the advisory lock on the
+    district makes the look-and-decide atomic across workers.
+    """
+    policy = ctx.merge_policy
+    assert policy is not None
+    district = facts.get("district")
+    if district is None:
+        return False
+    siblings = [c.code for c in ctx.catalogue.categories.values()
+                if (c.area, c.klass) == (leaf.area, leaf.klass) and ctx.merges(c.code)]
+    received = datetime.fromisoformat(facts["received_at"])
+    since = received - max(policy.window(code) for code in siblings)
+    await uow.cases.lock_merging(district)
+    cases = await uow.cases.merge_candidates(district=district, categories=siblings,
+                                             since=since)
+    if not cases:
+        return False
+    call = Call(incident_id, leaf.code, leaf.area, leaf.klass, facts.get("lat"),
+                facts.get("lon"), facts.get("grid_code"), facts.get("description") or "",
+                received, text_required=bool(data.get("needs_triage")))
+    match = best_match(call, [_candidate(ctx, c) for c in cases], policy)
+    if match is None:
+        return False
+    case = await _locked(uow, match.case_id)  # wait for a report in flight, then merge
+    if case.status not in MERGEABLE:
+        return False  # resolved meanwhile: the call is a new case
+    case.merge({"incident_id": incident_id, "category": leaf.code,
+                **{k: facts.get(k) for k in LINKED_FACTS}, "event": data},
+               score=match.score, reasons=match.reasons, now=now)
+    await uow.cases.link_incident(case.id, incident_id, score=match.score,
+                                  reasons=match.reasons, now=now)
+    await _save(ctx, uow, case, now)
+    MERGED.labels(leaf.code).inc()
+    return True
+
+
+# what a case keeps of each incident merged into it (besides the whole event, for a split)
+LINKED_FACTS = ("description", "tracking_no", "received_at", "reporter_phone",
+                "reporter_phone_masked", "address", "grid_code", "community", "lat", "lon",
+                "source")
+
+
+async def split(ctx: Context, uow: UnitOfWork, cmd: Split) -> tuple[Case, Case]:
+    """A person splits a wrong merge: the incident leaves the case and is dispatched as a case
+    of its own (never merged again automatically). Answers both cases."""
+    case = await _locked(uow, cmd.case_id)
+    within(case, cmd.streets)
+    now = datetime.now(UTC)
+    kept = case.split(cmd.incident_id, now, by=cmd.by)
+    await uow.cases.unlink_incident(case.id, cmd.incident_id)
+    await _save(ctx, uow, case, now)
+    event = kept.get("event") or {}
+    sent_at = datetime.fromisoformat(kept.get("received_at") or now.isoformat())
+    new = await _take(ctx, uow, event, cmd.incident_id, sent_at, merge=False,
+                      split_from=case.id)
+    assert new is not None
+    SPLITS.inc()
+    return case, new
 
 
 def place_facts(path: Any) -> dict[str, Any]:
@@ -222,16 +331,18 @@ def _place_code(facts: dict[str, Any]) -> str | None:
     return facts.get("grid_code") or facts.get("community") or facts.get("street")
 
 
-def _facts(ctx: Context, leaf: Any, path: Any, msg: Incoming) -> dict[str, Any]:
+def _facts(ctx: Context, leaf: Any, path: Any, data: dict[str, Any],
+           sent_at: datetime) -> dict[str, Any]:
     """What a case keeps of its incident: place, text, reporter, and how it was classified."""
-    data = msg.envelope.data
     reporter = data.get("reporter") or {}
     classification = data.get("classification") or {}
+    location = data.get("location") or {}
     return {
         **place_facts(path), "description": data.get("description", ""),
-        "address": (data.get("location") or {}).get("address"),
+        "address": location.get("address"), "lat": location.get("lat"),
+        "lon": location.get("lon"),
         "tracking_no": data.get("tracking_no"), "received_at": data.get("received_at")
-        or msg.envelope.time.isoformat(), "reporter_phone": reporter.get("phone"),
+        or sent_at.isoformat(), "reporter_phone": reporter.get("phone"),
         "reporter_phone_masked": mask_phone(reporter.get("phone")),
         "category_name": leaf.name, "classified_as": leaf.code,
         "catalogue_version": ctx.catalogue.version, "source": data.get("source"),
@@ -516,10 +627,13 @@ def _envelope(case: Case, event: DomainEvent, now: datetime):
         if event.type == "case.created.v1":
             data["reporter"] = {"phone": case.facts.get("reporter_phone")}
             data["description"] = case.facts.get("description")
+        if event.type == "case.merged.v1":  # the phone goes to notify, not into the timeline
+            merged = case.linked_incident(event.data["merged_incident_id"]) or {}
+            data["reporter"] = {"phone": merged.get("reporter_phone")}
         env = new_event(event.type, source=SOURCE, subject=case.id, data=data,
                         correlationid=case.incident_id, now=now)
         return CASES_EVENTS, env, None
-    if event.type in ("dispatch.ordered.v1", "dispatch.withdrawn.v1") and event.dept:
+    if event.type in ORDER_EVENT_TYPES and event.dept:
         data = (_order_view(case) | event.data if event.type == "dispatch.ordered.v1"
                 else {"case_id": case.id, "dept": event.dept, **event.data})
         env = new_event(event.type, source=SOURCE, subject=case.id, data=data,
@@ -534,7 +648,8 @@ def _case_view(case: Case) -> dict[str, Any]:
             "kind": case.kind, "priority": case.priority, "status": case.status,
             "lead": case.lead.dept if case.lead else None, "street": f["street"],
             "district": f["district"], "community": f["community"], "grid_code": f["grid_code"],
-            "tracking_no": f.get("tracking_no")}
+            "tracking_no": f.get("tracking_no"), "callers": case.callers,
+            "linked_incidents": [i["incident_id"] for i in case.linked]}
 
 
 def _order_view(case: Case) -> dict[str, Any]:
@@ -549,4 +664,4 @@ def _order_view(case: Case) -> dict[str, Any]:
             "reporter_phone": f.get("reporter_phone_masked"),
             "lead": case.lead.dept if case.lead else None,
             "co": [a.dept for a in case.assignments if a.role == "co" and a.active],
-            "catalogue_version": f.get("catalogue_version")}
+            "catalogue_version": f.get("catalogue_version"), "callers": case.callers}

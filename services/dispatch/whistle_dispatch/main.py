@@ -19,6 +19,7 @@ from whistle_common.usecase import run_use_case
 from . import handlers
 from .adapters.calendar import is_workday
 from .adapters.uow import PgDispatchUnitOfWork
+from .domain.merging import MergePolicy
 from .domain.supervision import Policy
 from .entrypoints import http
 from .settings import Settings
@@ -44,6 +45,19 @@ async def refresh_gauges(runtime: Runtime, every: float, depts: list[str]) -> No
         await asyncio.sleep(every)
 
 
+def merge_settings(settings: Settings) -> dict:
+    """The merge policy (并单) the settings ask for: which categories, how far apart."""
+    chosen = settings.merge_categories.strip()
+    if chosen.lower() in ("none", "off", ""):
+        return {"merge_policy": None}
+    distance = settings.merge_distance_m
+    policy = MergePolicy(distance_m=distance, distances={
+        code: 3 * distance for code in ("water", "power", "gas_supply", "heating")})
+    categories = None if chosen == "*" else frozenset(
+        c.strip() for c in chosen.split(",") if c.strip())
+    return {"merge_policy": policy, "merge_categories": categories}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the dispatch service app (nothing opens until the lifespan runs)."""
     settings = settings or Settings()
@@ -52,7 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            dict(settings.whistle_dept_secrets), settings.max_returns,
                            time_scale=settings.time_scale,
                            policy=Policy.parse(settings.escalation_policy),
-                           autoclose_seconds=settings.autoclose_seconds * settings.time_scale)
+                           autoclose_seconds=settings.autoclose_seconds * settings.time_scale,
+                           **merge_settings(settings))
     consumers = [
         ConsumerSpec(INCIDENTS_RECEIVED, name="dispatch.incidents",
                      handlers={"incident.received.v1": partial(handlers.on_incident, ctx)}),

@@ -62,3 +62,10 @@ class ExtensionDecision(BaseModel):
     approve: bool
     hours: int | None = Field(None, ge=1, le=24 * 30, description="default: what was asked")
     note: str | None = Field(None, max_length=1000)
+
+
+class SplitCreate(BaseModel):
+    """Take a wrongly merged incident out of a case (拆单)."""
+
+    model_config = ConfigDict(extra="forbid")
+    incident_id: str = Field(min_length=1, max_length=64)

@@ -29,6 +29,14 @@ class Settings(service_settings("dispatch", 8002)):
                                 gt=0)
     autoclose_seconds: float = _env("autoclose_seconds", 7 * 86400,
                                     "a resolved case not rated closes after this", gt=0)
+    merge_categories: str = _env(
+        "merge_categories", "*",
+        "categories whose calls are merged into an open case (并单): * for all, a comma "
+        "list of category codes, or none")
+    merge_distance_m: float = _env("merge_distance_m", 500.0,
+                                   "farthest two calls of one problem are apart (metres), "
+                                   "besides the same grid; utilities allow 3 times as far",
+                                   ge=0)
 
     @field_validator("escalation_policy")
     @classmethod

@@ -216,15 +216,23 @@ async def search_incidents(uow: UnitOfWork, query: SearchRequests) -> list[Mappi
 
 
 async def on_case_event(uow: UnitOfWork, msg: Incoming) -> None:
-    """Keep the hotline-facing status and timeline current from cases.events."""
+    """Keep the hotline-facing status and timeline current from cases.events, for the case's
+    own incident and every incident merged into it (并单)."""
     env = msg.envelope
-    incident_id = env.data.get("incident_id")
-    if not incident_id:
-        return
+    ids = [env.data.get("incident_id"), *(env.data.get("linked_incidents") or [])]
+    for incident_id in dict.fromkeys(i for i in ids if i):
+        if env.type == "case.merged.v1" and incident_id == env.data.get("merged_incident_id"):
+            await _joined(uow, env, incident_id)
+        else:
+            await _follow(uow, env, incident_id, env.type)
+
+
+async def _follow(uow: UnitOfWork, env: Any, incident_id: str, event_type: str,
+                  status: str | None = None) -> None:
     row = await uow.incidents.get(incident_id)
     if row is None:
         return  # a case of an incident this intake never stored (another city's intake)
-    status = rules.status_after(row["status"], env.type)
+    status = status or rules.status_after(row["status"], event_type)
     deadlines = env.data.get("deadlines") or {}
     expected = deadlines.get("resolve_by")
     await uow.incidents.update_status(
@@ -234,6 +242,15 @@ async def on_case_event(uow: UnitOfWork, msg: Incoming) -> None:
     note = env.data.get("note") or env.data.get("reason") or env.data.get("result")
     await uow.incidents.add_timeline(row["id"], env.time, status, env.type,
                             json.dumps(note, ensure_ascii=False)[1:-1] if note else None)
+
+
+async def _joined(uow: UnitOfWork, env: Any, incident_id: str) -> None:
+    """An incident merged into an open case takes on the case's status and id."""
+    row = await uow.incidents.get(incident_id)
+    if row is None:
+        return
+    status = rules.status_of_case(env.data.get("status"), row["status"])
+    await _follow(uow, env, incident_id, env.type, status)
 
 
 async def on_correction(uow: UnitOfWork, msg: Incoming) -> None:

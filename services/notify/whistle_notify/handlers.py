@@ -70,8 +70,10 @@ async def on_event(ctx: Context, uow: UnitOfWork, msg: Incoming) -> None:
     """Create the notifications an event calls for (once per event, recipient and channel);
     a new case leaves the resident's phone for the SMS to come."""
     env, data = msg.envelope, msg.envelope.data
-    if env.type == "case.created.v1" and (phone := (data.get("reporter") or {}).get("phone")):
-        await uow.contacts.save(f"resident:{data['incident_id']}", phone=phone)
+    if env.type in ("case.created.v1", "case.merged.v1") and \
+            (phone := (data.get("reporter") or {}).get("phone")):
+        caller = data.get("merged_incident_id") or data["incident_id"]
+        await uow.contacts.save(f"resident:{caller}", phone=phone)
     for target in targets(env.type, data):
         await _create(ctx, uow, env, target, data, body=None)
 

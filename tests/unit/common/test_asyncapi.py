@@ -143,6 +143,10 @@ def intake_events() -> list[Envelope]:
          "occurred_at": "2026-11-25T01:30:00+08:00"},
         {"source": "resident", "external_id": "r-2", "kind": "request",
          "description": "有点事情想反映一下", "reporter": {"phone": "13700001111"}},
+        {"source": "hotline", "external_id": "12345-0003", "kind": "complaint",
+         "category": "noise", "description": "楼下KTV半夜唱歌噪音很大",
+         "location": {"grid_code": "12011900100101", "address": "府君山社区5号楼"},
+         "reporter": {"phone": "13900002222"}, "priority": "normal"},
     ]
     events = []
     for n, body in enumerate(drafts, 1):
@@ -150,13 +154,14 @@ def intake_events() -> list[Envelope]:
                                 request_hash="h")
         row["tracking_no"] = f"12345-20261125-{n:04d}"
         events.append(handlers._received_event(row, ref, now))
-    assert [e.data["needs_triage"] for e in events] == [False, True]
+    assert [e.data["needs_triage"] for e in events] == [False, True, False]
     return events
 
 
 async def _dispatch_events(received: list[Envelope]) -> list[tuple[str, Envelope]]:
     """What dispatch publishes for those incidents, driven through its real handlers: orders,
-    reports, an extension, a return, supervision, a rating, triage and a correction."""
+    a merge and its split, reports, an extension, a return, supervision, a rating, triage and
+    a correction."""
     from whistle_catalogue import load_catalogue, load_territory
     from whistle_common.usecase import run_use_case
     from whistle_dispatch import handlers
@@ -188,9 +193,10 @@ async def _dispatch_events(received: list[Envelope]) -> list[tuple[str, Envelope
         await consume(handlers.on_report, decode(value), topics.DISPATCH_REPORTS, headers,
                       value)
 
-    placed, triage = received
+    placed, triage, again = received
     await consume(handlers.on_incident, placed, topics.INCIDENTS_RECEIVED)
     await consume(handlers.on_incident, triage, topics.INCIDENTS_RECEIVED)
+    await consume(handlers.on_incident, again, topics.INCIDENTS_RECEIVED)  # merged (并单)
     [(case_id, lead)] = [(e.subject, e.data["lead"]) for _, e, _ in uow.outbox.events
                          if e.type == "case.created.v1" and e.data["lead"]]
     [triage_id] = [e.subject for _, e, _ in uow.outbox.events
@@ -199,6 +205,7 @@ async def _dispatch_events(received: list[Envelope]) -> list[tuple[str, Envelope
                if e.type == "case.dispatched.v1" and e.subject == case_id}
     helper = next(d for d in sorted(ctx.catalogue.departments) if d not in on_case)
     await use(handlers.whistle, handlers.Whistle(case_id, (helper,), "需要协同"))
+    await use(handlers.split, handlers.Split(case_id, again.subject, by="street:120119001"))
     await report(case_id, lead, "acknowledged")
     await report(case_id, lead, "arrived")
     await report(case_id, lead, "extension_requested", extension_hours=24, reason="等配件")

@@ -35,5 +35,6 @@ def test_topic_names():
 def test_event_types_per_topic():
     assert "case.created.v1" in event_types_of("cases.events")
     assert event_types_of("dispatch.orders.gongan") == {"dispatch.ordered.v1",
-                                                        "dispatch.withdrawn.v1"}
+                                                        "dispatch.withdrawn.v1",
+                                                        "dispatch.updated.v1"}
     assert event_types_of("nope") == frozenset()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whistle_common.uow import FakeUnitOfWork
-from whistle_dispatch.domain.case import ACTIVE, Case, DomainEvent, case_from_dict
+from whistle_dispatch.domain.case import ACTIVE, MERGEABLE, Case, DomainEvent, case_from_dict
 
 INFINITY = datetime.max.replace(tzinfo=UTC)
 
@@ -30,9 +30,34 @@ class FakeCases:
         self.timelines: dict[str, list[dict[str, Any]]] = {}
         self.supervision: dict[tuple[str, int, str], dict[str, Any]] = {}  # stage, due_at
         self.held: set[str] = set()
+        self.linked: dict[str, dict[str, Any]] = {}       # incident id → case id, score …
+        self.merge_locks: list[str] = []
 
     async def exists_for_incident(self, incident_id: str) -> bool:
-        return any(r["incident_id"] == incident_id for r in self.rows.values())
+        return incident_id in self.linked or any(
+            r["incident_id"] == incident_id for r in self.rows.values())
+
+    async def lock_merging(self, scope: str) -> None:
+        self.merge_locks.append(scope)
+
+    async def merge_candidates(self, *, district: str, categories: list[str],
+                               since: datetime) -> list[Case]:
+        found = [case_from_dict(json.loads(r["doc"])) for r in self.rows.values()]
+        found = [c for c in found if c.facts.get("district") == district
+                 and c.category in categories
+                 and datetime.fromisoformat(c.facts["received_at"]) >= since
+                 and c.status in MERGEABLE]
+        return sorted(found, key=lambda c: c.facts["received_at"], reverse=True)
+
+    async def link_incident(self, case_id: str, incident_id: str, *, score: float,
+                            reasons: list[str], now: datetime) -> None:
+        assert incident_id not in self.linked, "primary key: merged twice"
+        self.linked[incident_id] = {"case_id": case_id, "score": score, "reasons": reasons,
+                                    "merged_at": now}
+
+    async def unlink_incident(self, case_id: str, incident_id: str) -> None:
+        if self.linked.get(incident_id, {}).get("case_id") == case_id:
+            del self.linked[incident_id]
 
     async def load(self, case_id: str, *, for_update: bool = False) -> Case | None:
         row = self.rows.get(case_id)

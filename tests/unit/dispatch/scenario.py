@@ -3,6 +3,7 @@ consumers receive them, and use cases run the way the service runs them."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from functools import partial
 from typing import Any
@@ -17,6 +18,7 @@ from whistle_common.usecase import Problem, problem_for, run_use_case
 from whistle_dispatch import handlers
 from whistle_dispatch.domain.case import Case
 from whistle_dispatch.domain.deadlines import weekdays_only
+from whistle_dispatch.domain.merging import MergePolicy
 from whistle_dispatch.domain.supervision import Policy
 
 from .fakes import FakeDispatchUnitOfWork
@@ -24,9 +26,11 @@ from .fakes import FakeDispatchUnitOfWork
 SECRETS = {"gongan": "gongan-secret", "chengguan": "chengguan-secret",
            "huanwei": "huanwei-secret"}
 AUTOCLOSE_SECONDS = 3600
+# every scenario repeats one noise call at one grid: merging (并单) is off here, on in MERGING
 CTX = handlers.Context(load_catalogue(), load_territory(), weekdays_only, SECRETS,
                        policy=Policy.parse("street=60,district=120,city=240"),
-                       autoclose_seconds=AUTOCLOSE_SECONDS)
+                       autoclose_seconds=AUTOCLOSE_SECONDS, merge_policy=None)
+MERGING = dataclasses.replace(CTX, merge_policy=MergePolicy())
 STREET_WITH_TEAM = "12011900100101"    # 文昌街道
 TOWN_WITHOUT_TEAM = "12011900300101"   # 下仓镇
 PHONE = "13812341234"

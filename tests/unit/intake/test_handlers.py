@@ -142,6 +142,29 @@ async def test_case_events_move_the_status_forward_and_never_back(ref, uow):
     assert view.timeline[2]["note"] == "已整改"
 
 
+async def test_a_merged_incident_follows_the_case_it_joined(ref, uow):
+    first = str((await submit(ref, uow, draft())).row["id"])
+    second = str((await submit(ref, uow, draft(external_id="12345-merged"))).row["id"])
+    case_id = str(uuid.uuid4())
+
+    def on_case(type_: str, **data) -> Incoming:
+        env = new_event(type_, source="/whistle/dispatch", subject=case_id,
+                        data={"incident_id": first, **data}, correlationid=first,
+                        now=NOW + timedelta(minutes=5))
+        return Incoming(CASES_EVENTS, None, env.to_bytes(), {}, 0, 0, env)
+
+    await handlers.on_case_event(uow, on_case("case.acknowledged.v1", lead="shuiwu"))
+    await handlers.on_case_event(uow, on_case(
+        "case.merged.v1", status="acknowledged", lead="shuiwu", merged_incident_id=second,
+        linked_incidents=[second]))
+    rows = uow.incidents.rows
+    assert rows[uuid.UUID(second)]["status"] == "in_progress"  # as the case is
+    assert str(rows[uuid.UUID(second)]["case_id"]) == case_id
+    await handlers.on_case_event(uow, on_case("case.resolved.v1", result="已抢修",
+                                              linked_incidents=[second]))
+    assert {rows[uuid.UUID(i)]["status"] for i in (first, second)} == {"resolved"}
+
+
 async def test_a_case_of_an_unknown_incident_changes_nothing(uow):
     await handlers.on_case_event(uow, case_event("case.dispatched.v1", str(uuid.uuid4())))
     assert uow.incidents.timelines == {}

@@ -47,6 +47,30 @@ async def test_a_new_case_keeps_the_residents_phone_for_the_sms(ctx, uow, channe
     assert [m.address for m in channels["sms"].sent] == ["137001"]
 
 
+async def test_every_caller_of_a_merged_case_is_told_once_of_its_resolution(ctx, uow, channels):
+    await consume(ctx, uow, event("case.created.v1", {**CASE, "reporter": {"phone": "137001"}}))
+    for n, caller in enumerate(("i-2", "i-3"), 2):
+        await consume(ctx, uow, event("case.merged.v1", {
+            **CASE, "merged_incident_id": caller, "callers": n, "score": 0.9,
+            "reasons": ["same category"], "linked_incidents": ["i-2", "i-3"][:n - 1],
+            "reporter": {"phone": f"13700{n}"}}))
+    assert uow.contacts.rows["resident:i-3"] == {"phone": "137003", "email": None}
+    assert sorted(r["recipient"] for r in rows(uow, template="resident_merged")) == [
+        "resident:i-2", "resident:i-3"]  # each told once that the call joined a case
+    resolved = event("case.resolved.v1", {**CASE, "lead": "shuiwu", "result": "已抢修",
+                                          "resolved_by": ["shuiwu"], "on_time": True,
+                                          "callers": 3, "linked_incidents": ["i-2", "i-3"]})
+    await consume(ctx, uow, resolved)
+    await consume(ctx, uow, resolved)  # redelivered: still once each
+    assert sorted(r["recipient"] for r in rows(uow, template="resident_resolved")) == [
+        "resident:i-1", "resident:i-2", "resident:i-3"]
+    await deliver(ctx, uow)
+    told = [m.address for m in channels["sms"].sent if "已办结" in m.body]
+    assert sorted(told) == ["137001", "137002", "137003"]
+    merged_text = next(m.body for m in channels["sms"].sent if m.address == "137003")
+    assert "已有3位市民反映" in merged_text
+
+
 async def test_a_case_without_a_phone_stores_no_contact_and_its_sms_has_no_address(ctx, uow,
                                                                                      channels):
     await consume(ctx, uow, event("case.created.v1", {**CASE, "reporter": {"name": "张"}}))

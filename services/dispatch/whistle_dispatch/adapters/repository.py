@@ -31,8 +31,41 @@ class CaseRepository:
         self._conn = conn
 
     async def exists_for_incident(self, incident_id: str) -> bool:
-        return bool(await self._conn.fetchval("SELECT 1 FROM cases WHERE incident_id=$1",
-                                              incident_id))
+        """The incident has a case: its own, or one it was merged into."""
+        return bool(await self._conn.fetchval(
+            "SELECT 1 FROM cases WHERE incident_id=$1 UNION ALL "
+            "SELECT 1 FROM case_incidents WHERE incident_id=$1 LIMIT 1", incident_id))
+
+    async def lock_merging(self, scope: str) -> None:
+        """Serialise merge decisions within a scope (a district) until the transaction ends,
+        so that two workers seeing two calls about one problem at once cannot both open a
+        case for it."""
+        await self._conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 18))",
+                                 f"merge:{scope}")
+
+    async def merge_candidates(self, *, district: str, categories: list[str],
+                               since: datetime) -> list[Case]:
+        """Open cases of a district in one of `categories`, first reported at or after
+        `since` (the time of the call, as the merge windows count)."""
+        rows = await self._conn.fetch(
+            """SELECT doc FROM cases
+               WHERE district = $1 AND category = ANY($2::text[]) AND received_at >= $3
+                 AND status IN ('triage', 'pending_assignment', 'dispatched', 'acknowledged',
+                                'in_progress', 'reopened')
+               ORDER BY received_at DESC LIMIT 500""", district, categories, since)
+        return [case_from_dict(json.loads(r["doc"])) for r in rows]
+
+    async def link_incident(self, case_id: str, incident_id: str, *, score: float,
+                            reasons: list[str], now: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO case_incidents(incident_id, case_id, merged_at, score, reasons) "
+            "VALUES ($1,$2,$3,$4,$5)", incident_id, uuid.UUID(case_id), now, score,
+            _dumps(reasons))
+
+    async def unlink_incident(self, case_id: str, incident_id: str) -> None:
+        await self._conn.execute(
+            "DELETE FROM case_incidents WHERE case_id=$1 AND incident_id=$2",
+            uuid.UUID(case_id), incident_id)
 
     async def load(self, case_id: str, *, for_update: bool = False) -> Case | None:
         """The case, or None (also for an id that is no UUID); `for_update` waits for and

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .deadlines import Deadlines
+from .merging import MERGEABLE_STATUSES
 from .routing import TRIAGE, Routing, next_candidate
 
 # assignment status → report kind → next status
@@ -24,6 +25,7 @@ OPEN_STATUSES = {"dispatched", "acknowledged", "in_progress", "pending_assignmen
 RECLASSIFIABLE = {"triage", "pending_assignment", "dispatched", "acknowledged", "in_progress",
                   "reopened"}
 RATINGS = ("satisfied", "basically_satisfied", "unsatisfied")
+MERGEABLE = MERGEABLE_STATUSES  # a case another incident can still be merged into
 
 
 class IllegalTransition(ValueError):
@@ -75,6 +77,8 @@ class Case:
     reopens: int = 0
     resolved_at: datetime | None = None
     rating: str | None = None
+    # incidents merged into the case (并单): incident_id, reporter, text, place, score, reasons
+    linked: list[dict[str, Any]] = field(default_factory=list)
     pending: list[DomainEvent] = field(default_factory=list, repr=False)
 
     # -- queries -------------------------------------------------------------------------------
@@ -92,6 +96,14 @@ class Case:
 
     def active_depts(self) -> list[str]:
         return [a.dept for a in self.assignments if a.active]
+
+    @property
+    def callers(self) -> int:
+        """How many incidents the case stands for: its own and those merged into it."""
+        return 1 + len(self.linked)
+
+    def linked_incident(self, incident_id: str) -> dict[str, Any] | None:
+        return next((i for i in self.linked if i["incident_id"] == incident_id), None)
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -158,6 +170,42 @@ class Case:
             "incident_id": self.incident_id, "from_category": before, "to_category": after,
             "confirmed": before == after, "by": by, "reason": reason,
             "model_version": self.facts.get("model_version")})
+
+    def merge(self, incident: dict[str, Any], *, score: float, reasons: list[str],
+              now: datetime) -> None:
+        """Another caller's incident joins this open case (并单): no new order, an update to
+        every department still working on it with the number of callers.
+
+        `incident` holds at least `incident_id`; it is kept whole so that a split can dispatch
+        it again as its own case.
+        """
+        if self.status not in MERGEABLE:
+            raise IllegalTransition(f"a {self.status} case takes no more incidents")
+        incident_id = incident["incident_id"]
+        if incident_id == self.incident_id or self.linked_incident(incident_id):
+            return  # already part of the case
+        self.linked.append({**incident, "score": score, "reasons": list(reasons),
+                            "merged_at": now.isoformat()})
+        base = {"merged_incident_id": incident_id, "callers": self.callers, "score": score,
+                "reasons": list(reasons)}
+        self._record("case.merged.v1", base)
+        for dept in self.active_depts():
+            self._record("dispatch.updated.v1", {
+                "reason": "another caller reported the same problem",
+                "callers": self.callers, "incident_id": incident_id,
+                "description": incident.get("description"),
+                "reporter_phone": incident.get("reporter_phone_masked")}, dept=dept)
+
+    def split(self, incident_id: str, now: datetime, *, by: str) -> dict[str, Any]:
+        """Take a wrongly merged incident out of the case; answers what was kept of it, to be
+        dispatched as a case of its own."""
+        found = self.linked_incident(incident_id)
+        if found is None:
+            raise IllegalTransition(f"incident {incident_id} is not merged into this case")
+        self.linked = [i for i in self.linked if i["incident_id"] != incident_id]
+        self._record("case.split.v1", {"split_incident_id": incident_id, "by": by,
+                                        "callers": self.callers})
+        return found
 
     def report(self, dept: str, kind: str, now: datetime, *, result: str | None = None,
                reason: str | None = None, extension_hours: int | None = None,

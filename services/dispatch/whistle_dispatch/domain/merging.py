@@ -63,6 +63,9 @@ class Incoming:
     grid: str | None
     text: str
     opened_at: datetime
+    # the category is only the classifier's guess (the incident needs triage): the text must
+    # corroborate even within the same category
+    text_required: bool = False
 
 
 def _frozen(mapping: Mapping) -> Mapping:
@@ -180,7 +183,8 @@ def score(incoming: Incoming, case: Candidate, policy: MergePolicy) -> Match | N
         return None
     # text
     similarity = case_text_similarity(incoming.text, case.text)
-    needs_text = category_score < 1.0 or case.category in policy.text_required
+    needs_text = (category_score < 1.0 or case.category in policy.text_required
+                  or incoming.text_required)
     if needs_text and similarity < policy.min_text_similarity:
         return None
     parts = {"category": category_score, "place": place_score, "text": similarity,

@@ -14,7 +14,14 @@ from whistle_common.usecase import run_use_case
 
 from .. import handlers
 from ..domain.case import Case
-from ..schemas import AssignCreate, ExtensionDecision, RatingCreate, ReportCreate, WhistleCreate
+from ..schemas import (
+    AssignCreate,
+    ExtensionDecision,
+    RatingCreate,
+    ReportCreate,
+    SplitCreate,
+    WhistleCreate,
+)
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])
 Caller = Annotated[Principal, Depends(authenticate)]
@@ -70,6 +77,15 @@ def _view(case: Case, timeline: list[dict] | None = None) -> dict:
                          "escalations": a.escalations}
                         for a in case.assignments],
         "created_at": case.created_at,
+        "callers": case.callers,
+        "linked_incidents": [
+            {"incident_id": i["incident_id"], "tracking_no": i.get("tracking_no"),
+             "description": i.get("description"), "address": i.get("address"),
+             "received_at": i.get("received_at"), "reporter_phone":
+             i.get("reporter_phone_masked"), "score": i.get("score"),
+             "reasons": i.get("reasons"), "merged_at": i.get("merged_at")}
+            for i in case.linked],
+        "split_from": case.facts.get("split_from"),
     }
     if timeline is not None:
         body["timeline"] = timeline
@@ -164,6 +180,16 @@ async def post_assign(case_id: str, body: AssignCreate, request: Request,
     return _view(await _run(request, handlers.assign, handlers.Assign(
         case_id, dept=body.dept, category=body.category, by=caller.client, learn=body.learn,
         place=body.place, streets=own_streets(caller))))
+
+
+@router.post("/cases/{case_id}/split")
+async def post_split(case_id: str, body: SplitCreate, request: Request,
+                     caller: Supervisor) -> dict:
+    """Undo a wrong merge (并单): the incident leaves the case and is dispatched as a case of
+    its own. Answers the case it left and the new one."""
+    case, new = await _run(request, handlers.split, handlers.Split(
+        case_id, body.incident_id, by=caller.client, streets=own_streets(caller)))
+    return {**_view(case), "split": _view(new)}
 
 
 @router.post("/cases/{case_id}/rating")

@@ -162,6 +162,18 @@ STATUS_RANK = {"received": 0, "triage": 1, "accepted": 1, "dispatched": 2, "rero
                "in_progress": 3, "resolved": 4, "reopened": 2, "closed": 5}
 
 
+# the hotline-facing status of an incident merged into a case with this status (并单)
+MERGED_INTO = {"triage": "triage", "pending_assignment": "rerouting", "dispatched": "dispatched",
+               "acknowledged": "in_progress", "in_progress": "in_progress",
+               "reopened": "reopened"}
+
+
+def status_of_case(case_status: str | None, current: str) -> str:
+    """The status an incident takes on when it joins an open case (never going back)."""
+    new = MERGED_INTO.get(case_status or "", "dispatched")
+    return new if STATUS_RANK[new] >= STATUS_RANK.get(current, 0) else current
+
+
 def status_after(current: str, event_type: str) -> str:
     """The hotline-facing status after a case event (events may arrive late: never go back,
     except a reopen, which legitimately does)."""

@@ -8,7 +8,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Rule:
-    audience: str       # resident | department | supervisor | volunteer
+    audience: str       # resident (every caller) | caller (the one who just called) |
+                        # department | supervisor | volunteer
     template: str       # templates/<name>.j2
     channels: tuple[str, ...]
     urgent: bool = False
@@ -17,6 +18,7 @@ class Rule:
 
 RULES: dict[str, tuple[Rule, ...]] = {
     "case.created.v1": (Rule("resident", "resident_received", ("sms",)),),
+    "case.merged.v1": (Rule("caller", "resident_merged", ("sms",)),),
     "case.dispatched.v1": (Rule("resident", "resident_dispatched", ("sms",)),
                            Rule("department", "department_new_order", ("webhook", "inbox"))),
     "case.resolved.v1": (Rule("resident", "resident_resolved", ("sms",)),),
@@ -45,20 +47,31 @@ def targets(event_type: str, data: dict[str, Any]) -> list[Target]:
     """The recipients and channels an event calls for (before preferences apply)."""
     out = []
     for rule in RULES.get(event_type, ()):
-        recipient = recipient_for(rule.audience, event_type, data)
-        if recipient is None:
-            continue
-        digest = f"{recipient}:{rule.template}" if rule.digest else None
-        out += [Target(recipient, ch, rule.template, rule.urgent, digest) for ch in rule.channels]
+        for recipient in recipients_for(rule.audience, event_type, data):
+            digest = f"{recipient}:{rule.template}" if rule.digest else None
+            out += [Target(recipient, ch, rule.template, rule.urgent, digest)
+                    for ch in rule.channels]
     return out
 
 
-def recipient_for(audience: str, event_type: str, data: dict[str, Any]) -> str | None:
-    """Map an audience to a recipient id; None when the event does not concern it."""
+def recipients_for(audience: str, event_type: str, data: dict[str, Any]) -> list[str]:
+    """The recipients an audience stands for in this event: every caller of a case merged
+    from several calls (并单), once each."""
     if audience == "resident":
         if event_type == "case.dispatched.v1" and data.get("role") != "lead":
-            return None  # tell the resident once, not once per department
-        return f"resident:{data['incident_id']}" if data.get("incident_id") else None
+            return []  # tell the resident once, not once per department
+        ids = [data.get("incident_id"), *(data.get("linked_incidents") or [])]
+        return [f"resident:{i}" for i in dict.fromkeys(i for i in ids if i)]
+    if audience == "caller":
+        merged = data.get("merged_incident_id")
+        return [f"resident:{merged}"] if merged else []
+    recipient = recipient_for(audience, event_type, data)
+    return [recipient] if recipient else []
+
+
+def recipient_for(audience: str, event_type: str, data: dict[str, Any]) -> str | None:
+    """Map a department, supervisor or volunteer audience to a recipient id; None when the
+    event does not concern it."""
     if audience == "department":
         dept = data.get("dept") or data.get("lead")
         return f"dept:{dept}" if dept else None
