@@ -78,6 +78,8 @@ class Simulator:
         if event.get("type") == "dispatch.withdrawn.v1":
             self.withdrawn.add((dept, case_id))
             return
+        if event.get("type") != "dispatch.ordered.v1":
+            return  # dispatch.updated.v1: another caller on a case already being worked
         if not dept or not case_id:
             return
         if data.get("role") == "triage":
