@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 
 MERGED_IN_TESTS = "water,drainage,power,gas_supply,gas_leak,heating"
+HOTSPOT_WINDOW_SECONDS = 120  # short hotspot windows, so that tests see a few of them
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +29,7 @@ def live():
     # noise complaint at one grid hundreds of times, each meant as a case of its own, so the
     # test stack merges the utilities only (tests/e2e/test_merging.py uses them).
     os.environ.setdefault("DISPATCH_MERGE_CATEGORIES", MERGED_IN_TESTS)
+    os.environ.setdefault("SCORING_HOTSPOT_WINDOW_SECONDS", str(HOTSPOT_WINDOW_SECONDS))
     stack = Stack()
     started = stack.up(timeout=120)
     if started.ready_seconds:

@@ -198,12 +198,15 @@ _ROLES: dict[str, tuple[str, str]] = {
                      "consume them.", ""),
     t.POINTS_EVENTS: ("scoring publishes volunteers' points.", ""),
     t.NOTIFICATIONS_REQUESTS: ("notify consumes requests to send a message.", ""),
+    t.INSIGHTS_HOTSPOTS: ("scoring publishes hotspots (未诉先办): a category rising in a "
+                          "community or street; notify tells the street office.", ""),
 }
 
 
 def _operations(channels: dict[str, Any]) -> dict[str, Any]:
     ops: dict[str, Any] = {}
-    sent_by_whistle = {t.INCIDENTS_RECEIVED, t.CASES_EVENTS, t.POINTS_EVENTS}
+    sent_by_whistle = {t.INCIDENTS_RECEIVED, t.CASES_EVENTS, t.POINTS_EVENTS,
+                       t.INSIGHTS_HOTSPOTS}
     for channel_id, channel in channels.items():
         topic = channel["address"]
         ref = {"$ref": f"#/channels/{channel_id}"}

@@ -382,6 +382,43 @@ class NotificationRequested(_Closed):
     urgent: bool = False
 
 
+# -- insights.hotspots (scoring) ------------------------------------------------------------------
+
+class HotspotBaseline(_Closed):
+    """What the window's count was compared with."""
+
+    mean: float = Field(description="incidents expected in such a window")
+    std: float = Field(description="their standard deviation")
+    samples: int = Field(description="past windows the baseline was computed from")
+    method: Literal["days", "recent", "none"] = Field(
+        description="days: the same window of the day on the last 28 days; recent: the "
+                    "windows of the last day (the platform has counted for less than 3 days); "
+                    "none: no history yet")
+
+
+class HotspotDetected(_Closed):
+    """A category rising in a place (未诉先办): act before the complaints pile up."""
+
+    hotspot_id: str
+    kind: Literal["spike", "sustained"] = Field(
+        description="spike: this window alone is improbable under the baseline; sustained: "
+                    "several windows in a row above it")
+    scope: Literal["community", "street"]
+    place: str = Field(description="the community or street code")
+    place_name: str | None
+    street: str | None = Field(description="the street office told of it")
+    district: str | None
+    category: str
+    category_name: str | None
+    window_start: datetime
+    window_end: datetime
+    count: int = Field(description="incidents in the window so far")
+    expected: float = Field(description="the rate the count was tested against")
+    p_value: float | None = Field(description="probability of at least `count` by chance")
+    baseline: HotspotBaseline
+    sample_cases: list[str] = Field(description="a few of the window's cases")
+
+
 # -- notifications.dlq ----------------------------------------------------------------------------
 
 class DeadNotification(_Closed):
@@ -424,6 +461,7 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "points.awarded.v1": PointsAwarded,
     "points.redeemed.v1": PointsRedeemed,
     "notification.requested.v1": NotificationRequested,
+    "hotspot.detected.v1": HotspotDetected,
 }
 
 

@@ -221,15 +221,15 @@ async def _stop_streams(task: asyncio.Task, stopping: asyncio.Event) -> None:
 async def _ensure_topics(settings: CommonSettings, dept_codes: Sequence[str],
                          stopping: asyncio.Event) -> bool:
     """Create missing topics, retrying until Kafka answers; False if stopped first."""
-    from .topics import ensure_topics
+    from .topics import INTERNAL_TOPICS, ensure_topics
 
     delay = 0.2
     while not stopping.is_set():
         try:
             created = await ensure_topics(
-                settings.kafka_bootstrap_servers, all_topics(dept_codes),
+                settings.kafka_bootstrap_servers, [*all_topics(dept_codes), *INTERNAL_TOPICS],
                 partitions=settings.kafka_topic_partitions,
-                replication=settings.kafka_replication_factor)
+                replication=settings.kafka_replication_factor, configs=INTERNAL_TOPICS)
         except Exception as exc:  # noqa: BLE001 - the broker is down or starting: retry
             log.warning("kafka not reachable yet; serving HTTP meanwhile", error=repr(exc))
             try:

@@ -13,14 +13,26 @@ CASES_EVENTS = "cases.events"
 POINTS_EVENTS = "points.events"
 NOTIFICATIONS_REQUESTS = "notifications.requests"
 NOTIFICATIONS_DLQ = "notifications.dlq"
+INSIGHTS_HOTSPOTS = "insights.hotspots"
 DISPATCH_ORDERS_PREFIX = "dispatch.orders."
 
 CORE_TOPICS = (
     INCIDENTS_RECEIVED, DISPATCH_REPORTS, CASES_EVENTS, POINTS_EVENTS, NOTIFICATIONS_REQUESTS,
-    NOTIFICATIONS_DLQ,
+    NOTIFICATIONS_DLQ, INSIGHTS_HOTSPOTS,
 )
 CONSUMED_TOPICS = (INCIDENTS_RECEIVED, DISPATCH_REPORTS, CASES_EVENTS, POINTS_EVENTS,
-                   NOTIFICATIONS_REQUESTS)
+                   NOTIFICATIONS_REQUESTS, INSIGHTS_HOTSPOTS)
+
+# Topics of one service's streams, not part of the contract: scoring's hotspot counting
+# (incidents re-keyed by category and place, and the windowed table's changelog, which Faust
+# reads back on start so that a restart loses no counts). Name → topic configuration.
+HOTSPOT_KEYS = "whistle-scoring-hotspot-keys"
+HOTSPOT_CHANGELOG = "whistle-scoring-hotspot_counts-changelog"
+INTERNAL_TOPICS: dict[str, dict[str, str]] = {
+    HOTSPOT_KEYS: {"retention.ms": str(7 * 86400 * 1000)},
+    HOTSPOT_CHANGELOG: {"cleanup.policy": "compact,delete",
+                        "retention.ms": str(7 * 86400 * 1000)},
+}
 
 
 def dlq_topic(topic: str) -> str:
@@ -43,9 +55,11 @@ def all_topics(dept_codes: Iterable[str] = ()) -> list[str]:
 
 
 async def ensure_topics(
-    bootstrap: str, topics: Iterable[str], *, partitions: int, replication: int
+    bootstrap: str, topics: Iterable[str], *, partitions: int, replication: int,
+    configs: dict[str, dict[str, str]] | None = None,
 ) -> list[str]:
-    """Create the topics that do not exist yet; return the names created."""
+    """Create the topics that do not exist yet (with `configs[topic]`, if any); return the
+    names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     await admin.start()
     try:
@@ -55,7 +69,8 @@ async def ensure_topics(
             return []
         try:
             await admin.create_topics(
-                [NewTopic(t, num_partitions=partitions, replication_factor=replication)
+                [NewTopic(t, num_partitions=partitions, replication_factor=replication,
+                          topic_configs=(configs or {}).get(t) or {})
                  for t in missing])
         except TopicAlreadyExistsError:
             pass  # a sibling worker created it first
@@ -77,6 +92,7 @@ EVENT_TYPES: dict[str, frozenset[str]] = {
     }),
     POINTS_EVENTS: frozenset({"points.awarded.v1", "points.redeemed.v1"}),
     NOTIFICATIONS_REQUESTS: frozenset({"notification.requested.v1"}),
+    INSIGHTS_HOTSPOTS: frozenset({"hotspot.detected.v1"}),
 }
 ORDER_EVENT_TYPES = frozenset({"dispatch.ordered.v1", "dispatch.withdrawn.v1",
                                "dispatch.updated.v1"})

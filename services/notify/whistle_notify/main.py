@@ -16,6 +16,7 @@ from whistle_common.service import Runtime, create_service
 from whistle_common.topics import (
     CASES_EVENTS,
     EVENT_TYPES,
+    INSIGHTS_HOTSPOTS,
     NOTIFICATIONS_REQUESTS,
     POINTS_EVENTS,
 )
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                      handlers={t: on_event for t in EVENT_TYPES[POINTS_EVENTS]}),
         ConsumerSpec(NOTIFICATIONS_REQUESTS, name="notify.requests",
                      handlers={"notification.requested.v1": partial(handlers.on_request, ctx)}),
+        ConsumerSpec(INSIGHTS_HOTSPOTS, name="notify.hotspots",
+                     handlers={t: on_event for t in EVENT_TYPES[INSIGHTS_HOTSPOTS]}),
     ]
     tasks: list[asyncio.Task] = []
 

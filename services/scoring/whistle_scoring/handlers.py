@@ -9,16 +9,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
 from whistle_common.consumer import Incoming
 from whistle_common.envelope import new_event
-from whistle_common.topics import POINTS_EVENTS
+from whistle_common.topics import INSIGHTS_HOTSPOTS, POINTS_EVENTS
 from whistle_common.usecase import Conflict, NotFound
 
 from .domain.assessment import assess
+from .domain.hotspots import (
+    WEEK,
+    Baseline,
+    Detection,
+    HotspotPolicy,
+    baseline_from,
+    recurring,
+    sample_times,
+    window_start,
+)
 from .domain.periods import Period, Standing, month_of, parse_period, rank
 from .domain.points import DuplicateRedemption, InsufficientBalance, PointsRules
 from .schemas import TaskCreate, VolunteerCreate
@@ -43,6 +53,8 @@ class Context:
     weights: dict[str, float]
     top: dict[str, int]
     territory: Any
+    catalogue: Any = None  # category names, for hotspots
+    hotspots: HotspotPolicy = HotspotPolicy()
 
 
 class BalanceTooLow(Conflict):
@@ -403,3 +415,140 @@ async def month_figures(ctx: Context, uow: UnitOfWork, period: Period) -> MonthF
     """The ranking of the period and the points awarded per community since it began."""
     return MonthFigures(await ranking(ctx, uow, period),
                         await uow.ledger.awarded_by_community(period.start))
+
+
+# -- hotspots (未诉先办) ---------------------------------------------------------------------------
+
+HOTSPOTS = Counter("whistle_hotspots_detected_total", "Hotspots raised (未诉先办)",
+                   ["scope", "kind"])
+for _scope in ("community", "street"):
+    for _kind in ("spike", "sustained"):
+        HOTSPOTS.labels(_scope, _kind)
+COUNTED = frozenset({"case.created.v1", "case.merged.v1"})  # each is one more incident
+
+
+def hotspot_keys(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The (scope, place, category) an incident counts for: its community and its street."""
+    category = data.get("category")
+    if not category:
+        return []
+    return [(scope, data[scope], category) for scope in ("community", "street")
+            if data.get(scope)]
+
+
+def counted_incident(event_type: str, data: Mapping[str, Any]) -> str | None:
+    """The incident a counted case event stands for."""
+    return data.get("merged_incident_id" if event_type == "case.merged.v1" else "incident_id")
+
+
+async def count_incident(ctx: Context, uow: UnitOfWork, msg: Incoming) -> None:
+    """case.created.v1 / case.merged.v1: one more incident in its places' window (the history
+    baselines are computed from; once per event, in the consumer's transaction)."""
+    keys = hotspot_keys(msg.envelope.data)
+    if keys:
+        await uow.hotspots.count(keys, window_start(msg.envelope.time, ctx.hotspots.window))
+
+
+@dataclass(frozen=True)
+class BaselineQuery:
+    """The baselines of a key's windows starting at `starts`."""
+
+    key: tuple[str, str, str]
+    starts: tuple[datetime, ...]
+
+
+async def baselines(ctx: Context, uow: UnitOfWork, query: BaselineQuery) -> list[Baseline]:
+    since = await uow.hotspots.counting_since()
+    wanted = sorted({t for start in query.starts
+                     for times in sample_times(start, ctx.hotspots).values() for t in times})
+    counts = await uow.hotspots.counts_at(query.key, wanted)
+    return [baseline_from(counts, start, since, ctx.hotspots) for start in query.starts]
+
+
+@dataclass(frozen=True)
+class RaiseHotspot:
+    key: tuple[str, str, str]
+    window_start: datetime
+    detection: Detection
+    sample_cases: tuple[str, ...]
+    now: datetime = field(default_factory=_now)
+
+
+def _names(ctx: Context, scope: str, place: str, category: str) -> dict[str, Any]:
+    path = ctx.territory.place(place)
+    node = (path.community if scope == "community" else path.street) if path else None
+    leaf = ctx.catalogue.category(category) if ctx.catalogue is not None else None
+    return {"place_name": node.name if node else None,
+            "street": path.street.code if path else None,
+            "district": path.district.code if path else None,
+            "category_name": leaf.name if leaf else None}
+
+
+async def raise_hotspot(ctx: Context, uow: UnitOfWork, cmd: RaiseHotspot) -> dict | None:
+    """Record a hotspot and announce it on insights.hotspots, once per key, window and kind
+    (answers None when it was raised before: another worker, a replayed event)."""
+    scope, place, category = cmd.key
+    found = cmd.detection
+    row = {"id": uuid.uuid4(), "kind": found.kind, "scope": scope, "place": place,
+           "category": category, "window_start": cmd.window_start,
+           "window_end": cmd.window_start + ctx.hotspots.window, "count": found.count,
+           "expected": round(found.expected, 4), "p_value": found.p_value,
+           "baseline": found.baseline.as_dict(), "sample_cases": list(cmd.sample_cases)[:5],
+           "detected_at": cmd.now, **_names(ctx, scope, place, category)}
+    if not await uow.hotspots.add({k: row[k] for k in row if k not in ("place_name",
+                                                                       "category_name")}):
+        return None
+    data = {"hotspot_id": str(row["id"]), **{k: row[k] for k in (
+        "kind", "scope", "place", "place_name", "street", "district", "category",
+        "category_name", "count", "expected", "p_value", "baseline", "sample_cases")},
+        "window_start": row["window_start"].isoformat(),
+        "window_end": row["window_end"].isoformat()}
+    await uow.outbox.add(INSIGHTS_HOTSPOTS, new_event(
+        "hotspot.detected.v1", source=SOURCE, subject=f"{scope}:{place}:{category}", data=data,
+        now=cmd.now))
+    HOTSPOTS.labels(scope, found.kind).inc()
+    return data
+
+
+@dataclass(frozen=True)
+class HotspotQuery:
+    """Hotspots detected in the last `days` (a street office: its own street's)."""
+
+    days: int = 7
+    street: str | None = None
+    limit: int = 100
+    now: datetime = field(default_factory=_now)
+
+
+async def list_hotspots(ctx: Context, uow: UnitOfWork, query: HotspotQuery) -> dict[str, Any]:
+    """Current hotspots (their window not over), recent ones, and the categories recurring
+    in a community week after week, each with the incident to post for a proactive case."""
+    policy = ctx.hotspots
+    recent = await uow.hotspots.recent(query.now - timedelta(days=query.days),
+                                       street=query.street, limit=query.limit)
+    this_week = window_start(query.now, WEEK)
+    weekly: dict[tuple[str, str], dict[datetime, int]] = {}
+    for row in await uow.hotspots.weekly(this_week - policy.recurring_weeks * WEEK,
+                                         int(WEEK.total_seconds())):
+        weekly.setdefault((row["place"], row["category"]), {})[row["week"]] = row["n"]
+    flagged = []
+    for (community, category), weeks in sorted(weekly.items()):
+        names = _names(ctx, "community", community, category)
+        if query.street is not None and names["street"] != query.street:
+            continue
+        if not recurring(weeks, this_week, policy):
+            continue
+        counts = [weeks.get(this_week - k * WEEK, 0) for k in range(policy.recurring_weeks, 0,
+                                                                       -1)]
+        flagged.append({
+            "community": community, "category": category, **names, "weekly_counts": counts,
+            "proactive_incident": {
+                "source": "grid", "kind": "complaint", "category": category,
+                "external_id": f"proactive-{community}-{category}-{this_week.date()}",
+                "location": {"place_code": community},
+                "description": f"主动治理：{names['place_name'] or community}近"
+                               f"{policy.recurring_weeks}周每周都有"
+                               f"{names['category_name'] or category}诉求（"
+                               f"{'、'.join(map(str, counts))}件），街道主动立案办理"}})
+    return {"current": [h for h in recent if h["window_end"] > query.now], "recent": recent,
+            "recurring": flagged}

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib import resources
 
 from fastapi import FastAPI
 from prometheus_client import Gauge
-from whistle_catalogue import load_territory
+from whistle_catalogue import load_catalogue, load_territory
 from whistle_common.consumer import ConsumerSpec
 from whistle_common.service import Runtime, create_service
 from whistle_common.topics import CASES_EVENTS
@@ -19,24 +19,46 @@ from whistle_common.usecase import run_use_case
 
 from . import handlers
 from .adapters.uow import PgScoringUnitOfWork
+from .domain.hotspots import HotspotPolicy
 from .domain.periods import month_of, parse_period
 from .domain.points import PointsRules
 from .entrypoints import http
 from .settings import Settings
+from .streams import HotspotCounter, attach_hotspots
 
 log = logging.getLogger(__name__)
 
 
-def load_context() -> handlers.Context:
-    """Points rules, leaderboard sizes and assessment weights: data shipped with scoring."""
+def load_context(settings: Settings | None = None) -> handlers.Context:
+    """Points rules, leaderboard sizes and assessment weights (data shipped with scoring), the
+    territory and catalogue, and the hotspot policy the settings ask for."""
+    settings = settings or Settings()
     raw = json.loads((resources.files("whistle_scoring") / "data" / "rules.json").read_text())
+    policy = HotspotPolicy(window=timedelta(seconds=settings.hotspot_window_seconds),
+                           min_count=settings.hotspot_min_count)
     return handlers.Context(PointsRules(**raw["points"]), raw["assessment_weights"],
-                            raw["leaderboard_top"], load_territory())
+                            raw["leaderboard_top"], load_territory(), load_catalogue(),
+                            hotspots=policy)
 
 
-def case_consumer() -> ConsumerSpec:
+def case_consumer(ctx: handlers.Context) -> ConsumerSpec:
     return ConsumerSpec(CASES_EVENTS, name="scoring.cases",
-                        handlers={t: handlers.on_case_event for t in handlers.ASSESSED})
+                        handlers={**{t: handlers.on_case_event for t in handlers.ASSESSED},
+                                  **{t: partial(handlers.count_incident, ctx)
+                                     for t in handlers.COUNTED}})
+
+
+def hotspot_counter(ctx: handlers.Context, runtime: Runtime) -> HotspotCounter:
+    """The streams' counter, judging and raising through scoring's use cases."""
+    async def load(key, starts):
+        return await run_use_case(runtime.uow, partial(handlers.baselines, ctx),
+                                  handlers.BaselineQuery(key, starts))
+
+    async def raise_(key, start, detection, cases):
+        return await run_use_case(runtime.uow, partial(handlers.raise_hotspot, ctx),
+                                  handlers.RaiseHotspot(key, start, detection, cases))
+
+    return HotspotCounter(ctx.hotspots, load, raise_)
 
 
 DEPT_RATE = Gauge("whistle_department_rate",
@@ -70,7 +92,7 @@ async def refresh_gauges(ctx: handlers.Context, runtime: Runtime, every: float) 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the scoring service app (nothing opens until the lifespan runs)."""
     settings = settings or Settings()
-    ctx = load_context()
+    ctx = load_context(settings)
     tasks: list[asyncio.Task] = []
 
     async def start_gauges(runtime: Runtime) -> None:
@@ -82,8 +104,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     app = create_service(settings=settings, package="whistle_scoring", title="Whistle scoring",
-                         routers=[http.router], consumers=[case_consumer()],
+                         routers=[http.router], consumers=[case_consumer(ctx)],
                          on_start=[start_gauges], on_stop=[stop_gauges],
                          unit_of_work=PgScoringUnitOfWork)
     app.state.ctx = ctx
+    runtime = app.state.runtime
+    attach_hotspots(runtime.faust_app, hotspot_counter(ctx, runtime))
     return app

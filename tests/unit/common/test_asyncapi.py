@@ -224,6 +224,25 @@ async def _dispatch_events(received: list[Envelope]) -> list[tuple[str, Envelope
     return [(topic, env) for topic, env, _ in uow.outbox.events]
 
 
+async def _hotspot_event() -> Envelope:
+    """hotspot.detected.v1 as scoring's use case builds it."""
+    from whistle_common.usecase import run_use_case
+    from whistle_scoring import handlers
+    from whistle_scoring.domain.hotspots import Baseline, Detection
+    from whistle_scoring.main import load_context
+
+    from tests.unit.scoring.fakes import FakeScoringUnitOfWork
+
+    ctx, uow = load_context(), FakeScoringUnitOfWork()
+    start = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+    found = Detection("spike", 9, 0.6, 1.2e-7, Baseline(0.3, 0.3, 28, "days"))
+    await run_use_case(lambda: uow, partial(handlers.raise_hotspot, ctx), handlers.RaiseHotspot(
+        ("community", "120119001001", "water"), start, found, ("c-1", "c-2")))
+    [(topic, event, _)] = uow.outbox.events
+    assert topic == topics.INSIGHTS_HOTSPOTS
+    return event
+
+
 async def test_real_payloads_validate_against_the_documents_schemas(document, intake_events):
     seen = {_check(document, e.to_bytes()) for e in intake_events}
     published = await _dispatch_events(intake_events)
@@ -252,6 +271,7 @@ async def test_real_payloads_validate_against_the_documents_schemas(document, in
         data={"recipient": "street:120119001", "channel": "email",
               "text": "【督办】文昌街道：本周超期工单3件，请督促办理。",
               "urgent": True}).to_bytes()))
+    seen.add(_check(document, (await _hotspot_event()).to_bytes()))
     never_published = {"case.unassigned.v1"}
     assert set(EVENT_DATA) - never_published <= seen, sorted(set(EVENT_DATA) - seen)
 

@@ -159,3 +159,20 @@ async def test_a_failure_midway_leaves_nothing_of_the_event(ctx, uow, monkeypatc
                                                              "role": "lead"}))
     assert raised.value.status == 503  # unavailable: a consumer retries the event
     assert len(calls) == 2 and uow.rollbacks == 1 and rows(uow) == []
+
+
+async def test_a_hotspot_tells_its_street_office_at_once(ctx, uow, channels):
+    data = {"hotspot_id": "h-1", "kind": "spike", "scope": "community",
+            "place": "120119001001", "place_name": "府君山社区", "street": "120119001",
+            "district": "120119", "category": "water", "category_name": "供水",
+            "window_start": "2026-11-25T02:00:00+00:00",
+            "window_end": "2026-11-25T03:00:00+00:00", "count": 9, "expected": 0.6,
+            "p_value": 1e-7, "baseline": {"mean": 0.3, "std": 0.3, "samples": 28,
+                                          "method": "days"}, "sample_cases": ["c-1", "c-2"]}
+    msg = event("hotspot.detected.v1", data, topic="insights.hotspots")
+    await consume(ctx, uow, msg)
+    assert pairs(uow) == {("street:120119001", "inbox"), ("street:120119001", "email")}
+    assert all(r["urgent"] for r in rows(uow))  # quiet hours do not hold it
+    await deliver(ctx, uow)
+    [mail] = channels["email"].sent
+    assert "府君山社区供水类诉求突增：本时段已9件（往常约0.3件）" in mail.body

@@ -75,7 +75,9 @@ def test_every_rule_template_exists_and_renders_in_chinese():
     assert names == {p.name[:-3] for p in folder.iterdir() if p.name.endswith(".j2")}
     data = {**CASE, "dept": "gongan", "role": "lead", "result": "已处理", "level": "street",
             "deadline": "ack", "due": "2026-11-23T10:00:00+00:00", "points": 30, "hours": 2,
-            "item": "大米", "balance": 70}
+            "item": "大米", "balance": 70, "callers": 3, "kind": "spike", "count": 9,
+            "place_name": "府君山社区", "category_name": "供水", "baseline": {"mean": 0.3},
+            "sample_cases": ["c-1"]}
     for name in names:
         items = [data, {**data, "tracking_no": "WS20261121-00000043"}]
         subject, body = renderer.render(name, data, items if "overdue" in name else None)

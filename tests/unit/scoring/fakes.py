@@ -42,6 +42,9 @@ class Tables:
     txns: dict[str, dict] = field(default_factory=dict)  # by ref
     entries: list[dict] = field(default_factory=list)
     assessment: dict[tuple[str, str], dict] = field(default_factory=dict)
+    incident_counts: dict[tuple[str, str, str, datetime], int] = field(default_factory=dict)
+    counting_since: datetime | None = None
+    hotspots: dict[tuple, dict] = field(default_factory=dict)  # by (key…, window, kind)
 
 
 class FakeVolunteers:
@@ -211,6 +214,49 @@ class FakeLedger:
         return [txn for txn, total in sums.items() if total != 0]
 
 
+class FakeHotspots:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    async def count(self, keys: list[tuple[str, str, str]], window_start: datetime) -> None:
+        for key in keys:
+            self._t.incident_counts[(*key, window_start)] = \
+                self._t.incident_counts.get((*key, window_start), 0) + 1
+        since = self._t.counting_since
+        self._t.counting_since = window_start if since is None else min(since, window_start)
+
+    async def counting_since(self) -> datetime | None:
+        return self._t.counting_since
+
+    async def counts_at(self, key: tuple[str, str, str],
+                        starts: list[datetime]) -> dict[datetime, int]:
+        return {s: self._t.incident_counts[(*key, s)] for s in starts
+                if (*key, s) in self._t.incident_counts}
+
+    async def weekly(self, since: datetime, week_seconds: int) -> list[dict[str, Any]]:
+        sums: dict[tuple[str, str, datetime], int] = {}
+        for (scope, place, category, start), n in self._t.incident_counts.items():
+            if scope != "community" or start < since:
+                continue
+            stamp = start.timestamp()
+            week = datetime.fromtimestamp(stamp - stamp % week_seconds, tz=UTC)
+            sums[place, category, week] = sums.get((place, category, week), 0) + n
+        return [{"place": p, "category": c, "week": w, "n": n} for (p, c, w), n in sums.items()]
+
+    async def add(self, row: dict[str, Any]) -> bool:
+        key = (row["scope"], row["place"], row["category"], row["window_start"], row["kind"])
+        if key in self._t.hotspots:
+            return False
+        self._t.hotspots[key] = copy.deepcopy(row)
+        return True
+
+    async def recent(self, since: datetime, *, street: str | None,
+                     limit: int) -> list[dict[str, Any]]:
+        rows = [{**r, "id": str(r["id"])} for r in self._t.hotspots.values()
+                if r["detected_at"] >= since and (street is None or r["street"] == street)]
+        return sorted(rows, key=lambda r: r["detected_at"], reverse=True)[:limit]
+
+
 class FakeAssessment:
     def __init__(self, tables: Tables) -> None:
         self._t = tables
@@ -258,6 +304,7 @@ class FakeScoringUnitOfWork(FakeUnitOfWork):
         self.tasks = FakeTasks(self.tables)
         self.ledger = FakeLedger(self.tables)
         self.assessment = FakeAssessment(self.tables)
+        self.hotspots = FakeHotspots(self.tables)
         self._saved = Tables()
 
     def checkpoint(self) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 @dataclass(frozen=True)
 class Rule:
     audience: str       # resident (every caller) | caller (the one who just called) |
-                        # department | supervisor | volunteer
+                        # department | supervisor | volunteer | street
     template: str       # templates/<name>.j2
     channels: tuple[str, ...]
     urgent: bool = False
@@ -27,6 +27,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "case.escalated.v1": (Rule("supervisor", "supervisor_escalated", ("email", "inbox"),
                                urgent=True),),
     "case.reopened.v1": (Rule("department", "department_reopened", ("webhook", "inbox")),),
+    "hotspot.detected.v1": (Rule("street", "street_hotspot", ("inbox", "email"),
+                                 urgent=True),),
     "points.awarded.v1": (Rule("volunteer", "volunteer_points", ("inbox", "sms")),),
     "points.redeemed.v1": (Rule("volunteer", "volunteer_redeemed", ("inbox", "sms")),),
 }
@@ -82,4 +84,6 @@ def recipient_for(audience: str, event_type: str, data: dict[str, Any]) -> str |
         return f"{level}:{code}" if code else None
     if audience == "volunteer":
         return f"volunteer:{data['volunteer_id']}" if data.get("volunteer_id") else None
+    if audience == "street":  # the street office (街道综合指挥中心)
+        return f"street:{data['street']}" if data.get("street") else None
     return None

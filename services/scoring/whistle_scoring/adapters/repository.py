@@ -1,7 +1,9 @@
-"""asyncpg repositories of scoring: volunteers, tasks and their claims, the assessment."""
+"""asyncpg repositories of scoring: volunteers, tasks and their claims, the assessment,
+incident counts and hotspots."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -139,3 +141,65 @@ class AssessmentRepository:
 
     async def count(self) -> int:
         return await self._conn.fetchval("SELECT count(*) FROM assessment_events")
+
+
+class HotspotRepository:
+    """Incident counts per category, place and window; the hotspots raised."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def count(self, keys: list[tuple[str, str, str]], window_start: datetime) -> None:
+        """One more incident in each (scope, place, category) for the window."""
+        await self._conn.executemany(
+            "INSERT INTO incident_counts(scope, place, category, window_start, n) "
+            "VALUES ($1,$2,$3,$4,1) ON CONFLICT (scope, place, category, window_start) "
+            "DO UPDATE SET n = incident_counts.n + 1",
+            [(*key, window_start) for key in keys])
+        await self._conn.execute(
+            "INSERT INTO counting_since(since) VALUES ($1) ON CONFLICT (one) DO UPDATE "
+            "SET since = LEAST(counting_since.since, EXCLUDED.since)", window_start)
+
+    async def counting_since(self) -> datetime | None:
+        return await self._conn.fetchval("SELECT since FROM counting_since")
+
+    async def counts_at(self, key: tuple[str, str, str],
+                        starts: list[datetime]) -> dict[datetime, int]:
+        rows = await self._conn.fetch(
+            "SELECT window_start, n FROM incident_counts WHERE scope=$1 AND place=$2 "
+            "AND category=$3 AND window_start = ANY($4::timestamptz[])", *key, starts)
+        return {r["window_start"]: r["n"] for r in rows}
+
+    async def weekly(self, since: datetime, week_seconds: int) -> list[dict[str, Any]]:
+        """Community counts per category and week (weeks from the Unix epoch) since `since`."""
+        rows = await self._conn.fetch(
+            """SELECT place, category,
+                      to_timestamp(floor(extract(epoch FROM window_start) / $2) * $2) AS week,
+                      sum(n)::int AS n
+               FROM incident_counts WHERE scope = 'community' AND window_start >= $1
+               GROUP BY 1, 2, 3""", since, week_seconds)
+        return [dict(r) for r in rows]
+
+    async def add(self, row: dict[str, Any]) -> bool:
+        """Record a hotspot; False when this one (key, window, kind) was raised before."""
+        found = await self._conn.fetchval(
+            """INSERT INTO hotspots(id, kind, scope, place, street, district, category,
+                   window_start, window_end, count, expected, p_value, baseline, sample_cases,
+                   detected_at)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
+               ON CONFLICT (scope, place, category, window_start, kind) DO NOTHING
+               RETURNING 1""",
+            row["id"], row["kind"], row["scope"], row["place"], row["street"],
+            row["district"], row["category"], row["window_start"], row["window_end"],
+            row["count"], row["expected"], row["p_value"], json.dumps(row["baseline"]),
+            json.dumps(row["sample_cases"]), row["detected_at"])
+        return found is not None
+
+    async def recent(self, since: datetime, *, street: str | None,
+                     limit: int) -> list[dict[str, Any]]:
+        rows = await self._conn.fetch(
+            """SELECT * FROM hotspots WHERE detected_at >= $1
+                 AND ($2::text IS NULL OR street = $2)
+               ORDER BY detected_at DESC LIMIT $3""", since, street, limit)
+        return [{**dict(r), "id": str(r["id"]), "baseline": json.loads(r["baseline"]),
+                 "sample_cases": json.loads(r["sample_cases"])} for r in rows]

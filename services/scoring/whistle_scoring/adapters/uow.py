@@ -1,5 +1,5 @@
-"""Scoring's unit of work: volunteers, tasks, the ledger, the assessment and the outbox on
-one transaction."""
+"""Scoring's unit of work: volunteers, tasks, the ledger, the assessment, incident counts
+and hotspots, and the outbox on one transaction."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ import asyncpg
 from whistle_common.uow import PgUnitOfWork
 
 from .ledger import Ledger
-from .repository import AssessmentRepository, TaskRepository, VolunteerRepository
+from .repository import (
+    AssessmentRepository,
+    HotspotRepository,
+    TaskRepository,
+    VolunteerRepository,
+)
 
 
 class PgScoringUnitOfWork(PgUnitOfWork):
@@ -15,9 +20,11 @@ class PgScoringUnitOfWork(PgUnitOfWork):
     tasks: TaskRepository
     ledger: Ledger
     assessment: AssessmentRepository
+    hotspots: HotspotRepository
 
     def bind(self, conn: asyncpg.Connection) -> None:
         self.volunteers = VolunteerRepository(conn)
         self.tasks = TaskRepository(conn)
         self.ledger = Ledger(conn)
         self.assessment = AssessmentRepository(conn)
+        self.hotspots = HotspotRepository(conn)

@@ -139,3 +139,25 @@ async def assessment(code: str, request: Request, period: str, caller: Caller) -
     return await run_use_case(request.app.state.runtime.uow,
                               partial(handlers.department_assessment, request.app.state.ctx),
                               handlers.AssessmentQuery(code, _period(period)))
+
+
+@router.get("/hotspots")
+async def hotspots(request: Request, caller: Caller, street: str | None = None,
+                   days: int = Query(7, ge=1, le=90), limit: int = Query(100, ge=1, le=500)
+                   ) -> dict:
+    """Hotspots (未诉先办): current ones (window not over) and those of the last `days`, with
+    counts, baseline and sample cases; and the categories recurring in a community week after
+    week, each with the incident to POST to intake for a proactive case (主动治理). A street
+    office sees its own street's."""
+    streets = caller.streets()
+    if not (caller.is_operator or caller.has("incidents:read") or streets):
+        raise ProblemError(403, "forbidden", "Forbidden",
+                           "needs operator, incidents:read or a street:<code> scope")
+    if streets and not (caller.is_operator or caller.has("incidents:read")):
+        if street is not None and street not in streets:
+            raise ProblemError(403, "forbidden", "Forbidden",
+                               f"you may not see street {street}'s hotspots")
+        street = street or sorted(streets)[0]
+    return await run_use_case(request.app.state.runtime.uow,
+                              partial(handlers.list_hotspots, request.app.state.ctx),
+                              handlers.HotspotQuery(days=days, street=street, limit=limit))

@@ -1,0 +1,169 @@
+"""Hotspot counting on Faust (未诉先办): incidents per category and place in tumbling windows.
+
+Two agents beside scoring's cases.events consumer:
+
+* `rekey` reads cases.events and, for each incident (case.created.v1, case.merged.v1), sends
+  one record per place it counts for — `community|<code>|<category>` and
+  `street|<code>|<category>` — to the internal topic `whistle-scoring-hotspot-keys`, keyed so
+  that one key's records land on one partition, stamped with the event's time;
+* `count` keeps, per key, a windowed table `hotspot_counts` (tumbling windows of
+  `HotspotPolicy.window`, a few kept): the incident ids of each window (so a redelivered record
+  counts once) and a few sample cases. Every change goes to the table's changelog topic, which
+  Faust reads back when a worker starts or takes the partition over: a restart mid-window
+  loses no counts. After each new incident the window is judged against its baseline
+  (computed from scoring's database, cached per window) and a hotspot raised through the use
+  case, which records it once and announces it on insights.hotspots.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from .domain.hotspots import Baseline, Detection, HotspotPolicy, detect, window_start
+from .handlers import COUNTED, counted_incident, hotspot_keys
+
+log = logging.getLogger(__name__)
+SAMPLES = 5
+
+
+def keyed_records(value: bytes | None) -> list[tuple[bytes, bytes, float]]:
+    """The (key, value, timestamp) records one cases.events message makes: none for an event
+    that is not a new incident (or not JSON at all: the consumer dead-letters those)."""
+    try:
+        event = json.loads(value or b"")
+        data, event_type = event.get("data") or {}, event.get("type")
+        at = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return []
+    incident = counted_incident(event_type, data) if event_type in COUNTED else None
+    if not incident:
+        return []
+    payload = json.dumps({"incident_id": incident, "case_id": event.get("subject"),
+                          "at": at.isoformat()}).encode()
+    return [("|".join(key).encode(), payload, at.timestamp()) for key in hotspot_keys(data)]
+
+
+class Windows(Protocol):
+    """One key's windows in the table: `get(back)` the value `back` windows ago (0: the
+    event's own window), `set(value)` the event's window."""
+
+    def get(self, back: int) -> dict: ...
+
+    def set(self, value: dict) -> None: ...
+
+
+LoadBaselines = Callable[[tuple[str, str, str], tuple[datetime, ...]], Awaitable[list[Baseline]]]
+Raise = Callable[[tuple[str, str, str], datetime, Detection, tuple[str, ...]], Awaitable[Any]]
+
+
+class HotspotCounter:
+    """Counts one incident into its key's window and judges the window."""
+
+    def __init__(self, policy: HotspotPolicy, load_baselines: LoadBaselines,
+                 raise_hotspot: Raise, cache_size: int = 50_000) -> None:
+        self.policy = policy
+        self._load, self._raise = load_baselines, raise_hotspot
+        self._cache: dict[tuple[tuple[str, str, str], datetime], Baseline] = {}
+        self._cache_size = cache_size
+
+    async def observe(self, key_text: str, payload: dict[str, Any], windows: Windows) -> str | None:
+        """Count the incident (once); answers the kind of hotspot raised, if one was."""
+        key = tuple(key_text.split("|", 2))
+        if len(key) != 3:
+            return None
+        value = dict(windows.get(0) or {})
+        ids = list(value.get("ids") or [])
+        if payload["incident_id"] in ids:
+            return None  # a redelivered record
+        ids.append(payload["incident_id"])
+        cases = list(value.get("cases") or [])
+        if payload.get("case_id") and payload["case_id"] not in cases and len(cases) < SAMPLES:
+            cases.append(payload["case_id"])
+        value.update(ids=ids, cases=cases)
+        windows.set(value)
+        n = self.policy.sustained_windows
+        counts = [len((windows.get(back) or {}).get("ids") or []) for back in range(n - 1, 0, -1)]
+        counts.append(len(ids))
+        if len(ids) < self.policy.min_count and sum(counts) < self.policy.min_count:
+            return None  # nothing can be raised below the minimum: no baseline needed
+        start = window_start(datetime.fromisoformat(payload["at"]), self.policy.window)
+        starts = tuple(start - back * self.policy.window for back in range(n - 1, -1, -1))
+        try:
+            baselines = await self._baselines(key, starts)
+        except Exception:  # noqa: BLE001 - the database is away: judge on a later incident
+            log.warning("hotspot baselines unavailable", exc_info=True)
+            return None
+        found = detect(counts, baselines, self.policy)
+        if found is None or found.kind in (value.get("raised") or []):
+            return None
+        try:
+            announced = await self._raise(key, start, found, tuple(cases))
+        except Exception:  # noqa: BLE001 - raised again on the window's next incident
+            log.warning("hotspot not recorded", exc_info=True)
+            return None
+        value["raised"] = [*(value.get("raised") or []), found.kind]
+        windows.set(value)  # raised here or, before, by another worker: judged once
+        return found.kind if announced is not None else None
+
+    async def _baselines(self, key: tuple[str, str, str],
+                         starts: tuple[datetime, ...]) -> list[Baseline]:
+        missing = tuple(s for s in starts if (key, s) not in self._cache)
+        if missing:
+            if len(self._cache) > self._cache_size:
+                self._cache.clear()
+            for start, found in zip(missing, await self._load(key, missing), strict=True):
+                self._cache[key, start] = found
+        return [self._cache[key, s] for s in starts]
+
+
+class _TableWindows:
+    """A key's windows of a Faust windowed table, relative to the current event."""
+
+    def __init__(self, table: Any, key: str, size: float) -> None:
+        self._table, self._key, self._size = table, key, size
+
+    def get(self, back: int) -> dict:
+        windows = self._table[self._key]
+        return windows.current() if back == 0 else windows.delta(back * self._size)
+
+    def set(self, value: dict) -> None:
+        self._table[self._key] = value
+
+
+def attach_hotspots(faust_app: Any, counter: HotspotCounter) -> Any:
+    """Declare the topics, the windowed table and the two agents on the service's Faust app;
+    answers the table."""
+    from whistle_common.topics import CASES_EVENTS, HOTSPOT_KEYS
+
+    policy = counter.policy
+    size = policy.window.total_seconds()
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
+           "value_serializer": "raw"}
+    cases = faust_app.topic(CASES_EVENTS, allow_empty=True, **raw)
+    keyed = faust_app.topic(HOTSPOT_KEYS, **raw)
+    table = faust_app.Table(
+        "hotspot_counts", default=dict,
+        help="incident ids and sample cases per category × place × window",
+    ).tumbling(size, expires=timedelta(seconds=size * (policy.sustained_windows + 1)))
+
+    async def rekey(stream):
+        async for value in stream:
+            for key, payload, at in keyed_records(value):
+                await keyed.send(key=key, value=payload, timestamp=at)
+
+    async def count(stream):
+        async for event in stream.events():
+            try:
+                payload = json.loads(event.value)
+                key = event.key.decode()
+            except (ValueError, AttributeError):
+                continue
+            await counter.observe(key, payload, _TableWindows(table, key, size))
+
+    faust_app.agent(cases, name="scoring.hotspot-keys")(rekey)
+    faust_app.agent(keyed, name="scoring.hotspot-counts")(count)
+    return table
