@@ -29,6 +29,10 @@ DASHBOARDS = {
         ("Satisfaction rate 满意率", "bargauge", ["whistle:department_satisfaction_rate"]),
         ("Escalations by level (1h)", "timeseries",
          ["sum by (level) (increase(whistle_escalations_total[1h]))"]),
+        ("Calls merged into open cases 并单 (1h)", "timeseries",
+         ["sum(increase(whistle_incidents_merged_total[1h])) or vector(0)"]),
+        ("Hotspots raised 未诉先办 (24h)", "timeseries",
+         ["sum by (scope, kind) (increase(whistle_hotspots_detected_total[24h]))"]),
     ]),
     "whistle-department": ("Whistle · Department 部门视图", ["dept"], [
         ("Open assignments", "stat", ['sum(whistle_cases_open{dept="$dept"})']),
