@@ -12,7 +12,7 @@ import asyncpg
 import structlog
 
 from .dlq import send_to_dlq
-from .envelope import Envelope, EnvelopeError, decode_record
+from .envelope import TYPE_HEADER, Envelope, EnvelopeError, decode_record
 from .idempotency import claim_event
 from .kafka import Producer
 from .logging import bind_event_context
@@ -82,8 +82,11 @@ class EventConsumer:
     async def handle(self, *, key: bytes | None, value: bytes | None,
                      headers: dict[str, bytes] | None = None, partition: int | None = None,
                      offset: int | None = None) -> str:
-        """Apply one message; return the outcome (applied, duplicate, ignored, dlq)."""
+        """Apply one message; return the outcome (applied, duplicate, skipped, ignored,
+        dlq)."""
         topic = self.spec.topic
+        if (skipped := self._skip(headers)) is not None:
+            return skipped
         try:
             env = decode_record(value, headers)
         except EnvelopeError as exc:
@@ -136,6 +139,8 @@ class EventConsumer:
     async def _triage(self, raw: Raw) -> str | tuple[Incoming, Handler]:
         """Decode and pick the handler; poison and unhandled types are settled here."""
         topic = self.spec.topic
+        if (skipped := self._skip(raw.headers)) is not None:
+            return skipped
         try:
             env = decode_record(raw.value, raw.headers)
         except EnvelopeError as exc:
@@ -153,6 +158,22 @@ class EventConsumer:
             return "ignored"
         return Incoming(topic, raw.key, raw.value, raw.headers, raw.partition, raw.offset,
                         env), handler
+
+    def _skip(self, headers: dict[str, bytes] | None) -> str | None:
+        """'skipped' when the record's type header names a type of this topic that this
+        consumer has no handler for: acknowledged without decoding the value. A missing,
+        unreadable or foreign type header decides nothing (the value is decoded and checked)."""
+        named = (headers or {}).get(TYPE_HEADER)
+        if not named:
+            return None
+        try:
+            type_ = named.decode("ascii")
+        except (UnicodeDecodeError, AttributeError):
+            return None
+        if type_ not in self._allowed or type_ in self.spec.handlers:
+            return None
+        EVENTS_CONSUMED.labels(self.spec.topic, type_, "skipped").inc()
+        return "skipped"
 
     async def _apply_batch(self, ready, outcomes) -> list[tuple[int, Incoming, tuple]]:
         dead = []

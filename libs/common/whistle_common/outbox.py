@@ -9,7 +9,7 @@ import random
 import asyncpg
 import structlog
 
-from .envelope import CONTENT_TYPE, Envelope
+from .envelope import CONTENT_TYPE, TYPE_HEADER, Envelope
 from .kafka import Producer
 from .metrics import OUTBOX_PENDING, OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
 
@@ -44,7 +44,8 @@ async def enqueue_many(
     # structured mode of the CloudEvents Kafka binding: the header tells an SDK the value is
     # the whole event (without it, SDKs read records as binary mode and find no event)
     rows = [(topic, ev.key, ev.to_bytes(),
-             json.dumps(sorted({"content-type": CONTENT_TYPE, **(headers or {})}.items())),
+             json.dumps(sorted({"content-type": CONTENT_TYPE, TYPE_HEADER: ev.type,
+                                **(headers or {})}.items())),
              ev.id)
             for topic, ev, headers in items]
     # one statement for all rows; its trigger (migration 0002) wakes the relay on commit
