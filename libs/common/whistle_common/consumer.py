@@ -53,6 +53,9 @@ class ConsumerSpec:
     batch_size: int = 200       # events applied in one transaction (one commit, one fsync)
     batch_window: float = 0.005  # seconds to wait for a batch to fill
     extra: dict[str, Any] = field(default_factory=dict)
+    # called after events were applied and committed (e.g. to wake a worker that acts on what
+    # the handlers wrote, instead of it polling the database)
+    on_commit: Callable[[], None] | None = None
     # the service's unit of work joined to the consumer's transaction
     unit_of_work: Callable[[asyncpg.Connection], UnitOfWork] = \
         lambda conn: PgUnitOfWork(conn=conn)
@@ -105,6 +108,7 @@ class EventConsumer:
             reason, category = outcome
             return await self._dead(key, value, reason, category, partition, offset, env.type)
         EVENTS_CONSUMED.labels(topic, env.type, outcome).inc()
+        self._committed([outcome])
         return outcome
 
     async def handle_batch(self, batch: list[Raw]) -> list[str]:
@@ -131,10 +135,16 @@ class EventConsumer:
             log.warning("batch failed, applying one by one", error=str(exc), size=len(ready))
             for i, msg, handler in ready:
                 outcomes[i] = await self._finish(msg, await self._apply(handler, msg))
+            self._committed(outcomes)
             return outcomes
+        self._committed(outcomes)
         for i, msg, reason in dead:
             outcomes[i] = await self._finish(msg, reason)
         return outcomes
+
+    def _committed(self, outcomes: list[str]) -> None:
+        if self.spec.on_commit is not None and "applied" in outcomes:
+            self.spec.on_commit()
 
     async def _triage(self, raw: Raw) -> str | tuple[Incoming, Handler]:
         """Decode and pick the handler; poison and unhandled types are settled here."""
