@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,12 +189,15 @@ class EventConsumer:
     async def _apply_batch(self, ready, outcomes) -> list[tuple[int, Incoming, tuple]]:
         dead = []
         start = time.perf_counter()
+        # an event alone in its batch needs no savepoint (two round trips): if it is rejected,
+        # the whole transaction rolls back and the one-by-one path dead-letters it
+        alone = len(ready) == 1
         async with self._pool().acquire() as conn, conn.transaction():
             for i, msg, handler in ready:
                 bind_event_context(correlation_id=msg.envelope.correlationid,
                                    case_id=msg.envelope.subject)
                 try:
-                    async with conn.transaction():  # a savepoint per event
+                    async with nullcontext() if alone else conn.transaction():  # a savepoint
                         if not await claim_event(conn, self.spec.name, msg.envelope.id):
                             outcomes[i] = "duplicate"
                             continue
@@ -201,7 +205,7 @@ class EventConsumer:
                         outcomes[i] = "applied"
                 except Exception as exc:
                     problem = problem_for(exc)
-                    if problem is None or problem.retry:
+                    if problem is None or problem.retry or alone:
                         raise  # the whole batch falls back to one by one, with retries
                     dead.append((i, msg, (problem.detail or problem.title, problem.slug)))
         elapsed = time.perf_counter() - start
