@@ -157,7 +157,8 @@ async def claim_due(ctx: Context, uow: UnitOfWork, command: ClaimDue) -> list[di
     """Lease due notifications to this worker, so two workers never take the same one."""
     now = ctx.clock()
     claimed = await uow.notifications.claim_due(now, now + LEASE, command.limit)
-    PENDING_RETRIES.set(await uow.notifications.pending_retries())
+    if not claimed:  # refreshed when the sender runs out of work, not on every claim
+        PENDING_RETRIES.set(await uow.notifications.pending_retries())
     return claimed
 
 
