@@ -22,8 +22,12 @@ IDLE_POLL_SECONDS = 30.0
 # One statement per batch: the relay lock, the next rows and how many are pending in all
 # (the window count is taken before LIMIT). Always one row at least: `mine` false (and no
 # outbox columns) when another relay holds the lock, `id` null when nothing is pending.
+# The transaction commits without waiting for its WAL flush: marking rows sent is the one
+# thing it writes, and should a database crash lose that mark the rows are published again,
+# which consumers already take as a redelivery (at least once, deduplicated by event id).
 NEXT_BATCH = (
-    "WITH relay AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS mine) "
+    "WITH relay AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS mine,"
+    " set_config('synchronous_commit', 'off', true)) "
     "SELECT relay.mine, o.* FROM relay LEFT JOIN LATERAL ("
     " SELECT id, topic, key, value, headers, count(*) OVER () AS pending FROM outbox"
     " WHERE relay.mine AND sent_at IS NULL ORDER BY id LIMIT $2) o ON true")
