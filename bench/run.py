@@ -477,10 +477,12 @@ async def main(args) -> None:
                                      capture_output=True, text=True).stdout.strip(),
                "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
                "args": vars(args)}
-    print(f"1/6 idle burn ({args.idle_seconds:.0f} s after {args.settle_seconds:.0f} s "
-          "to settle) …", flush=True)
+    print(f"1/6 idle burn ({args.idle_seconds:.0f} s once the stack is quiet) …", flush=True)
+    # a restarted stack first works off what an earlier run left (notifications, outbox rows)
     await asyncio.sleep(args.settle_seconds)
+    waited = await quiet(components)
     results["idle"] = {"fresh": await idle_burn(components, args.idle_seconds)}
+    results["idle"]["fresh"]["quiet_after_s"] = waited
     print(json.dumps(results["idle"]["fresh"]["cores"]), flush=True)
     if args.idle_only:
         stem = write_idle_only(results)
