@@ -480,7 +480,7 @@ async def main(args) -> None:
     print(f"1/6 idle burn ({args.idle_seconds:.0f} s once the stack is quiet) …", flush=True)
     # a restarted stack first works off what an earlier run left (notifications, outbox rows)
     await asyncio.sleep(args.settle_seconds)
-    waited = await quiet(components)
+    waited = await quiet(components, below=0.15)
     results["idle"] = {"fresh": await idle_burn(components, args.idle_seconds)}
     results["idle"]["fresh"]["quiet_after_s"] = waited
     print(json.dumps(results["idle"]["fresh"]["cores"]), flush=True)
@@ -500,7 +500,7 @@ async def main(args) -> None:
         # what the rows below measure, so the marginal cost subtracts the idle burn with it
         print(f"4/6 idle burn with the order sink attached ({args.idle_seconds:.0f} s) …",
               flush=True)
-        await quiet(components)
+        await quiet(components, below=0.15)
         results["idle"]["with order sink"] = await idle_burn(components, args.idle_seconds)
         print(json.dumps(results["idle"]["with order sink"]["cores"]), flush=True)
         idle_cores = results["idle"]["with order sink"]["cores"]
@@ -520,7 +520,7 @@ async def main(args) -> None:
         sink.close()
     print(f"6/6 idle burn after load ({args.idle_seconds:.0f} s, once the backlog is "
           "worked off) …", flush=True)
-    waited = await quiet(components)
+    waited = await quiet(components, below=0.15)
     results["idle"]["after load"] = await idle_burn(components, args.idle_seconds)
     results["idle"]["after load"]["quiet_after_s"] = waited
     print(json.dumps(results["idle"]["after load"]["cores"]), flush=True)
