@@ -150,14 +150,17 @@ class OutboxRelay:
                 await self._idle()
 
     async def _idle(self) -> None:
-        """Wait for a commit's notification, or poll: rarely while listening alone, often
-        without LISTEN or while another relay publishes (it may die holding the rows)."""
-        quiet = self.listening() and not self._contended
-        timeout = max(self._poll, IDLE_POLL_SECONDS) if quiet else self._poll
+        """Wait for a commit's notification, or until the next poll."""
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            await asyncio.wait_for(self._wake.wait(), self.idle_timeout())
         except TimeoutError:
             pass
+
+    def idle_timeout(self) -> float:
+        """Seconds until the next poll: rarely while listening alone, often without LISTEN or
+        while another relay publishes (it may die holding the rows)."""
+        quiet = self.listening() and not self._contended
+        return max(self._poll, IDLE_POLL_SECONDS) if quiet else self._poll
 
     async def publish_batch(self) -> int:
         """Publish up to one batch; rows are marked sent only after Kafka acknowledged all."""

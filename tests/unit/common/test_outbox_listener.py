@@ -26,24 +26,11 @@ def test_a_released_listener_counts_as_gone_not_as_an_error():
     assert relay.listening() is False and relay._listener is None
 
 
-async def _idle_timeout(relay: OutboxRelay, monkeypatch) -> float:
-    seen = []
-
-    async def wait_for(aw, timeout):
-        seen.append(timeout)
-        aw.close()
-        raise TimeoutError
-
-    monkeypatch.setattr("whistle_common.outbox.asyncio.wait_for", wait_for)
-    await relay._idle()
-    return seen[0]
-
-
-async def test_the_relay_polls_rarely_while_listening_alone_and_often_otherwise(monkeypatch):
+def test_the_relay_polls_rarely_while_listening_alone_and_often_otherwise():
     relay = OutboxRelay(pool=None, producer=Producer("127.0.0.1:1", client_id="t"),
                         poll_seconds=0.5)
-    assert await _idle_timeout(relay, monkeypatch) == 0.5  # no LISTEN: polling is all there is
+    assert relay.idle_timeout() == 0.5  # no LISTEN: polling is all there is
     relay._listener = OpenConnection()
-    assert await _idle_timeout(relay, monkeypatch) == IDLE_POLL_SECONDS
+    assert relay.idle_timeout() == IDLE_POLL_SECONDS
     relay._contended = True  # another relay holds the rows and may die holding them
-    assert await _idle_timeout(relay, monkeypatch) == 0.5
+    assert relay.idle_timeout() == 0.5
