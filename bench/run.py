@@ -7,8 +7,15 @@ One run on one machine measures:
   3. the pipeline: hotline POST → dispatch.ordered.v1 on the department topic, sustained
      events/s at saturation, and p50/p95/p99 end-to-end latency at fixed offered rates
      (timestamps taken at POST and at consume, in a separate consumer process);
-  4. ratios pipeline/ceiling, and the resident memory of every process.
-Results: bench/results/<date>-<sha>.json, .md and .png.
+  4. ratios pipeline/ceiling, and the resident memory of every process;
+  5. cost: CPU seconds of every stack process (Kafka JVM, PostgreSQL with all its backends, the
+     services, the console) from /proc/<pid>/stat — idle burn over 30 s without traffic (the
+     stack alone, then with the bench's order sink attached, and again after the load), and
+     CPU milliseconds per incident at each fixed offered rate (total, and marginal: the idle
+     burn with the sink attached, over the same wall time, subtracted).
+Each fixed-rate row shows the achieved throughput (ordered incidents over the time from the
+first POST to the last arrival) beside the offered rate.
+Results: bench/results/<date>-<sha>.json, .md, .png (latency) and -cost.png (cost by component).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cpu
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,48 +187,104 @@ class Sink:
         self.path.unlink(missing_ok=True)
 
 
-async def drain(sink: Sink, posted: dict[str, float], wait_s: float) -> dict[str, float]:
+async def drain(sink: Sink, posted: dict[str, float], wait_s: float,
+                quiet_s: float = 15.0) -> dict[str, float]:
+    """Arrivals once every posted incident arrived, or none arrived for `quiet_s` (what is
+    still missing then is reported as not ordered), or after `wait_s` at the most."""
     deadline = time.monotonic() + wait_s
+    count, last_change = -1, time.monotonic()
     while time.monotonic() < deadline:
         arrived = sink.arrivals()
         if all(i in arrived for i in posted):
             return arrived
+        if len(arrived) != count:
+            count, last_change = len(arrived), time.monotonic()
+        elif time.monotonic() - last_change > quiet_s:
+            break
         await asyncio.sleep(0.5)
     return sink.arrivals()
 
 
-def collector(posted: dict[str, float]):
+def collector(posted: dict[str, float], triaged: list[str] | None = None):
+    """Record accepted incidents; those intake sent to the triage queue get no order until a
+    street office assigns them, so they are counted apart instead of awaited."""
     def on_result(sent_at: float, resp) -> None:
         if resp is not None and resp.status_code == 201:
-            posted[resp.json()["incident_id"]] = sent_at
+            body = resp.json()
+            if body.get("needs_triage") and triaged is not None:
+                triaged.append(body["incident_id"])
+            else:
+                posted[body["incident_id"]] = sent_at
     return on_result
 
 
 async def pipeline_saturation(sink: Sink, seconds: float, concurrency: int) -> dict:
     posted: dict[str, float] = {}
+    triaged: list[str] = []
     http = await saturate("http://127.0.0.1:8001", "dev-hotline-token", seconds, concurrency,
-                          on_result=collector(posted))
+                          on_result=collector(posted, triaged))
     arrived = await drain(sink, posted, 120)
     done = [arrived[i] for i in posted if i in arrived]
     first, last = min(posted.values()), max(done) if done else time.time()
     lat = [arrived[i] - t for i, t in posted.items() if i in arrived]
-    return {"accepted": len(posted), "ordered": len(done),
+    return {"accepted": len(posted) + len(triaged), "triaged": len(triaged),
+            "ordered": len(done),
             "events_per_s": round(len(done) / (last - first)) if done else 0,
             "intake_requests_per_s": http["requests_per_s"], "intake_status": http["status"],
-            "latency": summary_ms(lat)}
+            "concurrency": concurrency, "latency": summary_ms(lat)}
 
 
-async def pipeline_at_rate(sink: Sink, rate: float, seconds: float) -> dict:
+async def pipeline_at_rate(sink: Sink, rate: float, seconds: float,
+                           components: list[cpu.Component], idle: dict[str, float]) -> dict:
+    """Open arrivals at `rate` for `seconds`; latency, achieved rate and CPU per incident.
+
+    CPU is read from the first POST until the last order arrived (or the drain gave up), so
+    the work of a backlog is charged to the incidents that made it.
+    """
     from whistle_clients.hotline import run
 
     posted: dict[str, float] = {}
+    triaged: list[str] = []
+    before = cpu.read(components)
     stats = await run(url="http://127.0.0.1:8001", token="dev-hotline-token", rate=rate,
                       seconds=seconds, max_in_flight=2000, duplicate_ratio=0, bad_ratio=0,
-                      seed=int(rate), on_result=collector(posted))
+                      seed=int(rate), on_result=collector(posted, triaged))
     arrived = await drain(sink, posted, 60)
+    spent = cpu.delta(before, cpu.read(components))
     lat = [arrived[i] - t for i, t in posted.items() if i in arrived]
-    return {"offered_per_s": rate, "seconds": seconds, "accepted": len(posted),
-            "ordered": len(lat), "shed": stats.shed, "latency": summary_ms(lat)}
+    done = [arrived[i] for i in posted if i in arrived]
+    span = (max(done) - min(posted.values())) if done else 0.0
+    return {"offered_per_s": rate, "seconds": seconds,
+            "accepted": len(posted) + len(triaged), "triaged": len(triaged),
+            "ordered": len(lat), "shed": stats.shed,
+            "achieved_per_s": round(len(done) / span, 1) if span > 0 else 0.0,
+            "latency": summary_ms(lat), "cpu": spent,
+            "cpu_per_incident": cpu.per_incident(spent, len(done) + len(triaged), idle)}
+
+
+def stack_components(stack) -> list[cpu.Component]:
+    """Every process of the stack, by component (pids looked up at each reading)."""
+    def pg_pid() -> int | None:
+        pidfile = stack.layout.pg_data / "postmaster.pid"
+        try:
+            return int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    comps = [cpu.Component("kafka", lambda: stack.kafka.running_pid(1)),
+             cpu.Component("postgres", pg_pid, with_children=True)]
+    comps += [cpu.Component(name, lambda name=name: stack.services.running_pid(name))
+              for name in ("intake", "dispatch", "scoring", "notify")]
+    comps.append(cpu.Component("console", stack.console.running_pid))
+    return comps
+
+
+async def idle_burn(components: list[cpu.Component], seconds: float) -> dict:
+    """Cores burnt per component over `seconds` with no traffic at all."""
+    before = cpu.read(components)
+    await asyncio.sleep(seconds)
+    spent = cpu.delta(before, cpu.read(components))
+    return {"seconds": round(spent["wall_s"], 1), "cpu": spent, "cores": cpu.burn(spent)}
 
 
 # -- 4. memory, output ---------------------------------------------------------------------------
@@ -258,32 +322,71 @@ def write(results: dict) -> Path:
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
     stem.with_suffix(".md").write_text(markdown(results))
     plot(results, stem.with_suffix(".png"))
+    plot_cost(results, stem.with_name(stem.name + "-cost.png"))
     return stem
 
 
 def markdown(r: dict) -> str:
-    k, h, s = r["kafka_ceiling"], r["http_ceiling"], r["pipeline_saturation"]
+    k, h = r["kafka_ceiling"], r["http_ceiling"]
     lines = [
         f"# Whistle benchmark {r['when']} ({r['git']})", "",
         f"Machine: {r['machine']}", "",
-        "| measure | events/s | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|",
-        f"| Kafka ceiling (produce→consume, acks=all) | {k['events_per_s']} | "
+        "| measure | offered/s | achieved/s | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---|---|---|---|",
+        f"| Kafka ceiling (produce→consume, acks=all) | – | {k['events_per_s']} | "
         f"{k['latency']['p50_ms']} | {k['latency']['p95_ms']} | {k['latency']['p99_ms']} |",
-        f"| HTTP ceiling (bare FastAPI, c={h['concurrency']}) | {h['requests_per_s']} | "
+        f"| HTTP ceiling (bare FastAPI, c={h['concurrency']}) | – | {h['requests_per_s']} | "
         f"{h['latency']['p50_ms']} | {h['latency']['p95_ms']} | {h['latency']['p99_ms']} |",
-        f"| Pipeline at saturation (POST → department topic) | {s['events_per_s']} | "
-        f"{s['latency']['p50_ms']} | {s['latency']['p95_ms']} | {s['latency']['p99_ms']} |",
     ]
-    for p in r["pipeline_rates"]:
+    if "pipeline_saturation" in r:
+        s = r["pipeline_saturation"]
+        lines.append(f"| Pipeline at saturation (POST → department topic, "
+                     f"c={s.get('concurrency', '')}) | closed loop | {s['events_per_s']} | "
+                     f"{s['latency']['p50_ms']} | "
+                     f"{s['latency']['p95_ms']} | {s['latency']['p99_ms']} |")
+    for p in r.get("pipeline_rates", []):
         lines.append(f"| Pipeline at {p['offered_per_s']:.0f}/s offered "
-                     f"({p['ordered']}/{p['accepted']} ordered, {p['shed']} shed) | "
-                     f"{p['offered_per_s']:.0f} | {p['latency']['p50_ms']} | "
-                     f"{p['latency']['p95_ms']} | {p['latency']['p99_ms']} |")
+                     f"({p['ordered']}/{p['accepted']} ordered, {p.get('triaged', 0)} "
+                     f"to triage, {p['shed']} shed) | "
+                     f"{p['offered_per_s']:.0f} | {p['achieved_per_s']} | "
+                     f"{p['latency']['p50_ms']} | {p['latency']['p95_ms']} | "
+                     f"{p['latency']['p99_ms']} |")
     lines += ["", "| ratio | value |", "|---|---|"]
-    lines += [f"| {name} | {value:.1%} |" for name, value in r["ratios"].items()]
-    lines += ["", "| process | RSS MB |", "|---|---|"]
-    lines += [f"| {name} | {mb} |" for name, mb in r["memory_mb"].items()]
+    lines += [f"| {name} | {value:.1%} |" for name, value in r.get("ratios", {}).items()]
+    lines += cost_tables(r)
+    if "memory_mb" in r:
+        lines += ["", "| process | RSS MB |", "|---|---|"]
+        lines += [f"| {name} | {mb} |" for name, mb in r["memory_mb"].items()]
     return "\n".join(lines) + "\n"
+
+
+def cost_tables(r: dict) -> list[str]:
+    """Idle burn and CPU per incident, one column per component."""
+    idle = r.get("idle", {})
+    if not idle:
+        return []
+    names = [n for n in idle["fresh"]["cores"] if n != "total"]
+    head = "| | " + " | ".join(names) + " | total |"
+    rule = "|---" * (len(names) + 2) + "|"
+    lines = ["", "Idle burn (cores, /proc utime+stime over the wall time, no traffic):", "",
+             head, rule]
+    for label, entry in idle.items():
+        cores = entry["cores"]
+        lines.append(f"| idle {label} ({entry['seconds']:.0f} s) | "
+                     + " | ".join(f"{cores[n]:.3f}" for n in names)
+                     + f" | **{cores['total']:.3f}** |")
+    lines += ["", "CPU milliseconds per incident (ordered, or sent to triage; total, and "
+              "marginal: the idle burn with the order sink attached, over the same wall time, "
+              "subtracted):", "", head, rule]
+    for p in r.get("pipeline_rates", []):
+        for kind in ("total_ms", "marginal_ms"):
+            ms = p["cpu_per_incident"].get(kind) or {}
+            if not ms:
+                continue
+            lines.append(f"| {p['offered_per_s']:.0f}/s {kind[:-3]} | "
+                         + " | ".join(f"{ms[n]:.1f}" for n in names)
+                         + f" | **{ms['total']:.1f}** |")
+    return lines
 
 
 def plot(r: dict, path: Path) -> None:
@@ -308,38 +411,119 @@ def plot(r: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def plot_cost(r: dict, path: Path) -> None:
+    """Stacked bars: marginal CPU ms per incident by component at each offered rate, and the
+    idle burn by component."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [p for p in r.get("pipeline_rates", []) if p["cpu_per_incident"]["marginal_ms"]]
+    idle = r.get("idle", {}).get("fresh")
+    if not rows or not idle:
+        return
+    names = [n for n in idle["cores"] if n != "total"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5),
+                                      gridspec_kw={"width_ratios": [3, 1]})
+    labels = [f"{p['offered_per_s']:.0f}/s" for p in rows]
+    bottom = [0.0] * len(rows)
+    for name in names:
+        values = [p["cpu_per_incident"]["marginal_ms"][name] for p in rows]
+        left.bar(labels, values, bottom=bottom, label=name)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    left.axhline(15, color="grey", linestyle="--", linewidth=1, label="target 15 ms")
+    left.set_xlabel("offered incidents/s")
+    left.set_ylabel("marginal CPU ms per incident")
+    left.set_title("Cost per incident by component")
+    left.legend(fontsize=8)
+    base = 0.0
+    for name in names:
+        right.bar(["idle"], [idle["cores"][name]], bottom=[base], label=name)
+        base += idle["cores"][name]
+    right.axhline(0.05, color="grey", linestyle="--", linewidth=1)
+    right.set_ylabel("cores")
+    right.set_title(f"Idle burn {idle['cores']['total']:.3f} cores")
+    fig.suptitle(f"Whistle cost ({r['git']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+async def quiet(components: list[cpu.Component], *, below: float = 0.25,
+                every: float = 5.0, at_most: float = 300.0) -> float:
+    """Wait until the stack burns less than `below` cores over `every` seconds (it has
+    worked off what the last step left: notifications, outbox rows, lag); seconds waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < at_most:
+        before = cpu.read(components)
+        await asyncio.sleep(every)
+        if cpu.burn(cpu.delta(before, cpu.read(components)))["total"] < below:
+            break
+    return round(time.monotonic() - start, 1)
+
+
 async def main(args) -> None:
     from whistle_stack.demo import stop_simulators
     from whistle_stack.stack import Stack
 
+    # every POST must still yield an order: no merging of duplicate incidents in the bench
+    os.environ["DISPATCH_MERGE_CATEGORIES"] = "none"
     stack = Stack()
     stop_simulators(stack)
     await asyncio.to_thread(stack.up, timeout=120)
+    components = stack_components(stack)
     results = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                      capture_output=True, text=True).stdout.strip(),
-               "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"}
-    print("1/4 Kafka ceiling …", flush=True)
+               "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
+               "args": vars(args)}
+    print(f"1/6 idle burn ({args.idle_seconds:.0f} s once the stack is quiet) …", flush=True)
+    # a restarted stack first works off what an earlier run left (notifications, outbox rows)
+    await asyncio.sleep(args.settle_seconds)
+    waited = await quiet(components, below=0.15)
+    results["idle"] = {"fresh": await idle_burn(components, args.idle_seconds)}
+    results["idle"]["fresh"]["quiet_after_s"] = waited
+    print(json.dumps(results["idle"]["fresh"]["cores"]), flush=True)
+    if args.idle_only:
+        stem = write_idle_only(results)
+        print(f"written: {stem}")
+        return
+    print("2/6 Kafka ceiling …", flush=True)
     results["kafka_ceiling"] = await kafka_ceiling(stack.bootstrap, args.kafka_events)
     print(json.dumps(results["kafka_ceiling"]), flush=True)
-    print("2/4 HTTP ceiling …", flush=True)
+    print("3/6 HTTP ceiling …", flush=True)
     results["http_ceiling"] = await http_ceiling(args.seconds, args.concurrency)
     print(json.dumps(results["http_ceiling"]), flush=True)
     sink = Sink(stack.bootstrap)
     try:
-        print("3/4 pipeline at saturation …", flush=True)
+        # the order sink is a Kafka client like a department's: its idle polling is part of
+        # what the rows below measure, so the marginal cost subtracts the idle burn with it
+        print(f"4/6 idle burn with the order sink attached ({args.idle_seconds:.0f} s) …",
+              flush=True)
+        await quiet(components, below=0.15)
+        results["idle"]["with order sink"] = await idle_burn(components, args.idle_seconds)
+        print(json.dumps(results["idle"]["with order sink"]["cores"]), flush=True)
+        idle_cores = results["idle"]["with order sink"]["cores"]
+        results["pipeline_rates"] = []
+        for rate in args.rates:
+            print(f"5/6 pipeline at {rate}/s offered …", flush=True)
+            outcome = await pipeline_at_rate(sink, rate, args.rate_seconds, components,
+                                             idle_cores)
+            results["pipeline_rates"].append(outcome)
+            print(json.dumps({k: v for k, v in outcome.items() if k != "cpu"}), flush=True)
+            outcome["quiet_after_s"] = await quiet(components)
+        print("5/6 pipeline at saturation …", flush=True)
         results["pipeline_saturation"] = await pipeline_saturation(sink, args.seconds * 2,
                                                                    args.concurrency)
         print(json.dumps(results["pipeline_saturation"]), flush=True)
-        results["pipeline_rates"] = []
-        for rate in args.rates:
-            print(f"3/4 pipeline at {rate}/s offered …", flush=True)
-            outcome = await pipeline_at_rate(sink, rate, args.seconds)
-            results["pipeline_rates"].append(outcome)
-            print(json.dumps(outcome), flush=True)
     finally:
         sink.close()
-    print("4/4 ratios and memory …", flush=True)
+    print(f"6/6 idle burn after load ({args.idle_seconds:.0f} s, once the backlog is "
+          "worked off) …", flush=True)
+    waited = await quiet(components, below=0.15)
+    results["idle"]["after load"] = await idle_burn(components, args.idle_seconds)
+    results["idle"]["after load"]["quiet_after_s"] = waited
+    print(json.dumps(results["idle"]["after load"]["cores"]), flush=True)
     sat = results["pipeline_saturation"]["events_per_s"]
     results["ratios"] = {
         "pipeline / Kafka ceiling": sat / results["kafka_ceiling"]["events_per_s"],
@@ -349,14 +533,30 @@ async def main(args) -> None:
     results["memory_mb"] = memory(stack)
     stem = write(results)
     print((stem.with_suffix(".md")).read_text())
-    print(f"written: {stem}.json .md .png")
+    print(f"written: {stem}.json .md .png -cost.png")
+
+
+def write_idle_only(results: dict) -> Path:
+    """--idle-only: the idle burn alone, as <date>-<sha>-idle.json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-{results['git'] or 'nogit'}-idle.json"
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    return path
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="per ceiling measurement (saturation runs twice as long)")
+    parser.add_argument("--rate-seconds", type=float, default=20.0,
+                        help="per fixed-rate row")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--kafka-events", type=int, default=20000)
-    parser.add_argument("--rates", type=float, nargs="+", default=[50, 200, 500, 1000])
+    parser.add_argument("--rates", type=float, nargs="+", default=[20, 50, 200, 500])
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--settle-seconds", type=float, default=10.0,
+                        help="quiet time before each idle or rate measurement")
+    parser.add_argument("--idle-only", action="store_true",
+                        help="measure the idle burn only (for before/after comparisons)")
     asyncio.run(main(parser.parse_args()))

@@ -20,6 +20,10 @@ REQUIRED = ("specversion", "id", "source", "type", "subject", "time", "correlati
 # the Kafka protocol binding: structured mode says so in this header; binary mode carries the
 # attributes as ce_* headers and the data as the value
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+# Not a CloudEvents attribute (those would be ce_* and mean binary mode): a plain header the
+# outbox adds naming the event type, so that a consumer skips types it has no handler for
+# without decoding the value. Records without it are decoded as before.
+TYPE_HEADER = "whistle-type"
 # RFC 3339 date-time: seconds required, offset Z or ±hh:mm (hours 00–23, minutes 00–59)
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.(\d+))?"
                      r"([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$")

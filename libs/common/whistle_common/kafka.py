@@ -57,8 +57,11 @@ class Producer:
         except Exception:  # noqa: BLE001 - readiness answers yes or no
             return False
 
-    def watch(self, interval: float = 5.0, timeout: float = 10.0) -> None:
-        """Keep `reachable` current in the background, so readiness never waits on Kafka."""
+    def watch(self, interval: float = 15.0, timeout: float = 10.0) -> None:
+        """Keep `reachable` current in the background, so readiness never waits on Kafka.
+
+        Every `interval` seconds while Kafka answers (each probe is a metadata request for
+        every topic, which the broker pays for), every second while it does not."""
         async def probe_forever() -> None:
             while True:
                 self.reachable = await self.ready(timeout)

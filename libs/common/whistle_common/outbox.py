@@ -9,13 +9,28 @@ import random
 import asyncpg
 import structlog
 
-from .envelope import CONTENT_TYPE, Envelope
+from .envelope import CONTENT_TYPE, TYPE_HEADER, Envelope
 from .kafka import Producer
 from .metrics import OUTBOX_PENDING, OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
 
 log = structlog.get_logger(__name__)
 CHANNEL = "whistle_outbox"
 RELAY_LOCK = 0x5717_0002  # one relay publishes at a time per database, keeping key order
+# While LISTEN works, a commit wakes the relay; polling is then only a safety net (a wake-up
+# lost with a dropped connection) and runs this rarely. Without LISTEN, poll_seconds applies.
+IDLE_POLL_SECONDS = 30.0
+# One statement per batch: the relay lock, the next rows and how many are pending in all
+# (the window count is taken before LIMIT). Always one row at least: `mine` false (and no
+# outbox columns) when another relay holds the lock, `id` null when nothing is pending.
+# The transaction commits without waiting for its WAL flush: marking rows sent is the one
+# thing it writes, and should a database crash lose that mark the rows are published again,
+# which consumers already take as a redelivery (at least once, deduplicated by event id).
+NEXT_BATCH = (
+    "WITH relay AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS mine,"
+    " set_config('synchronous_commit', 'off', true)) "
+    "SELECT relay.mine, o.* FROM relay LEFT JOIN LATERAL ("
+    " SELECT id, topic, key, value, headers, count(*) OVER () AS pending FROM outbox"
+    " WHERE relay.mine AND sent_at IS NULL ORDER BY id LIMIT $2) o ON true")
 
 
 async def enqueue(conn: asyncpg.Connection, topic: str, event: Envelope,
@@ -33,7 +48,8 @@ async def enqueue_many(
     # structured mode of the CloudEvents Kafka binding: the header tells an SDK the value is
     # the whole event (without it, SDKs read records as binary mode and find no event)
     rows = [(topic, ev.key, ev.to_bytes(),
-             json.dumps(sorted({"content-type": CONTENT_TYPE, **(headers or {})}.items())),
+             json.dumps(sorted({"content-type": CONTENT_TYPE, TYPE_HEADER: ev.type,
+                                **(headers or {})}.items())),
              ev.id)
             for topic, ev, headers in items]
     # one statement for all rows; its trigger (migration 0002) wakes the relay on commit
@@ -54,6 +70,7 @@ class OutboxRelay:
         self._poll = poll_seconds
         self._retention_hours = retention_hours
         self._wake = asyncio.Event()
+        self._contended = False  # the last try found another relay publishing
         self._task: asyncio.Task | None = None
         self._listener: asyncpg.Connection | None = None
 
@@ -110,6 +127,8 @@ class OutboxRelay:
         """Relay forever; every step is bounded in time and every failure is retried."""
         failures = cycles = 0
         while True:
+            # cleared before reading, so a commit notified while publishing is never lost
+            self._wake.clear()
             try:
                 sent = await asyncio.wait_for(self.publish_batch(), 60)
                 failures = 0
@@ -128,34 +147,42 @@ class OutboxRelay:
                 await asyncio.sleep(min(10.0, 0.2 * 2 ** failures) * random.uniform(0.5, 1.0))
                 continue
             if sent < self._batch:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
-                except TimeoutError:
-                    pass
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Wait for a commit's notification, or until the next poll."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.idle_timeout())
+        except TimeoutError:
+            pass
+
+    def idle_timeout(self) -> float:
+        """Seconds until the next poll: rarely while listening alone, often without LISTEN or
+        while another relay publishes (it may die holding the rows)."""
+        quiet = self.listening() and not self._contended
+        return max(self._poll, IDLE_POLL_SECONDS) if quiet else self._poll
 
     async def publish_batch(self) -> int:
         """Publish up to one batch; rows are marked sent only after Kafka acknowledged all."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK):
+            rows = await conn.fetch(NEXT_BATCH, RELAY_LOCK, self._batch)
+            self._contended = not rows[0]["mine"]
+            if rows[0]["id"] is None:
+                if not self._contended:
+                    OUTBOX_PENDING.set(0)
                 return 0
-            rows = await conn.fetch(
-                "SELECT id, topic, key, value, headers FROM outbox WHERE sent_at IS NULL "
-                "ORDER BY id LIMIT $1", self._batch)
-            if rows:
-                producer = await self._producer.get()
-                futures = []
-                for row in rows:
-                    headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
-                    futures.append(await producer.send(
-                        row["topic"], value=row["value"], key=row["key"], headers=headers))
-                await asyncio.wait_for(asyncio.gather(*futures), 30)
-                await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
-                                   [r["id"] for r in rows])
-                for row in rows:
-                    OUTBOX_PUBLISHED.labels(row["topic"]).inc()
-            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-            OUTBOX_PENDING.set(pending)
+            producer = await self._producer.get()
+            futures = []
+            for row in rows:
+                headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
+                futures.append(await producer.send(
+                    row["topic"], value=row["value"], key=row["key"], headers=headers))
+            await asyncio.wait_for(asyncio.gather(*futures), 30)
+            await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
+                               [r["id"] for r in rows])
+            for row in rows:
+                OUTBOX_PUBLISHED.labels(row["topic"]).inc()
+            OUTBOX_PENDING.set(rows[0]["pending"] - len(rows))
             return len(rows)
 
     async def _purge(self) -> None:

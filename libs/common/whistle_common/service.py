@@ -73,7 +73,7 @@ def make_faust_app(settings: CommonSettings) -> faust.App:
         value_serializer="raw", key_serializer="raw",
         web_enabled=False, topic_disable_leader=True, topic_allow_declare=False,
         consumer_auto_offset_reset="earliest", producer_acks=-1,
-        broker_session_timeout=10.0, broker_heartbeat_interval=2.0,
+        broker_session_timeout=10.0, broker_heartbeat_interval=3.0,
         broker_rebalance_timeout=20.0, broker_commit_every=100, broker_commit_interval=1.0,
         stream_wait_empty=False, topic_partitions=settings.kafka_topic_partitions,
         store="memory://",

@@ -42,6 +42,9 @@ for _channel in ("sms", "webhook", "email", "inbox"):
     for _outcome in ("sent", "failed", "dead", "rate_limited"):
         SENT.labels(_channel, _outcome)
 LEASE = timedelta(seconds=60)  # a worker that dies holding a claim loses it after this
+# the longest an idle sender sleeps: a safety net for notifications another worker's
+# consumer committed (each worker is woken by its own consumers' commits)
+IDLE_WAIT = 30.0
 VIEW = ("event_id", "event_type", "recipient", "channel", "status", "body", "attempts",
         "next_attempt_at", "last_error", "created_at", "sent_at", "urgent")
 
@@ -74,8 +77,7 @@ async def on_event(ctx: Context, uow: UnitOfWork, msg: Incoming) -> None:
             (phone := (data.get("reporter") or {}).get("phone")):
         caller = data.get("merged_incident_id") or data["incident_id"]
         await uow.contacts.save(f"resident:{caller}", phone=phone)
-    for target in targets(env.type, data):
-        await _create(ctx, uow, env, target, data, body=None)
+    await _create(ctx, uow, env, targets(env.type, data), data, body=None)
 
 
 async def on_request(ctx: Context, uow: UnitOfWork, msg: Incoming) -> None:
@@ -83,32 +85,48 @@ async def on_request(ctx: Context, uow: UnitOfWork, msg: Incoming) -> None:
     data = msg.envelope.data
     target = Target(str(data["recipient"]), str(data.get("channel", "inbox")),
                     data.get("template") or "", bool(data.get("urgent")), None)
-    await _create(ctx, uow, msg.envelope, target, data.get("context") or {},
+    await _create(ctx, uow, msg.envelope, [target], data.get("context") or {},
                   body=data.get("text"))
 
 
-async def _create(ctx: Context, uow: UnitOfWork, event: Envelope, target: Target,
+async def _create(ctx: Context, uow: UnitOfWork, event: Envelope, wanted: list[Target],
                   data: dict, *, body: str | None) -> None:
-    if target.channel not in ctx.channels:
+    """One fan-out per event: the recipients' preferences in one read, every notification
+    in one write."""
+    reachable = [t for t in wanted if _reachable(ctx, t)]
+    if not reachable:
         return
-    if target.channel == "webhook" and target.recipient.split(":", 1)[1] not in ctx.webhooks:
-        return  # the department has no endpoint: the inbox copy is its notification
-    pref = await uow.preferences.get(target.recipient)
-    if pref and pref["channels"] is not None and target.channel not in pref["channels"]:
-        return
+    prefs = await uow.preferences.get_many(sorted({t.recipient for t in reachable}))
     now = ctx.clock()
+    rows = [row for t in reachable
+            if (row := _notification(event, t, data, body, prefs.get(t.recipient), now))]
+    await uow.notifications.add_many(rows)
+
+
+def _reachable(ctx: Context, target: Target) -> bool:
+    if target.channel not in ctx.channels:
+        return False
+    # a department without an endpoint: the inbox copy is its notification
+    return target.channel != "webhook" or target.recipient.split(":", 1)[1] in ctx.webhooks
+
+
+def _notification(event: Envelope, target: Target, data: dict, body: str | None,
+                  pref: Mapping[str, Any] | None, now: datetime) -> dict | None:
+    """The row to insert for one target, or None when its preferences refuse the channel."""
+    if pref and pref["channels"] is not None and target.channel not in pref["channels"]:
+        return None
     due, status = now, "pending"
     if pref and pref["quiet_start"] and not target.urgent and \
             target.recipient.startswith("resident:"):
         release = QuietHours(pref["quiet_start"], pref["quiet_end"]).release_at(now)
         if release is not None:
             due, status = release, "deferred"
-    await uow.notifications.add({
+    return {
         "id": uuid.uuid4(), "event_id": event.id, "event_type": event.type,
         "recipient": target.recipient, "channel": target.channel, "template": target.template,
         "context": data, "body": body, "urgent": target.urgent,
         "digest_key": f"{target.digest_key}:{target.channel}" if target.digest_key else None,
-        "status": status, "next_attempt_at": due, "created_at": now})
+        "status": status, "next_attempt_at": due, "created_at": now}
 
 
 # -- delivery ------------------------------------------------------------------------------------
@@ -141,7 +159,8 @@ async def claim_due(ctx: Context, uow: UnitOfWork, command: ClaimDue) -> list[di
     """Lease due notifications to this worker, so two workers never take the same one."""
     now = ctx.clock()
     claimed = await uow.notifications.claim_due(now, now + LEASE, command.limit)
-    PENDING_RETRIES.set(await uow.notifications.pending_retries())
+    if not claimed:  # refreshed when the sender runs out of work, not on every claim
+        PENDING_RETRIES.set(await uow.notifications.pending_retries())
     return claimed
 
 
@@ -210,6 +229,15 @@ async def record_attempt(ctx: Context, uow: UnitOfWork, command: RecordAttempt) 
     log.info("delivery failed, will retry", notification=str(row["id"]), channel=channel,
              attempts=attempts, retry_in=round(delay, 2))
     return "failed"
+
+
+async def seconds_to_next_due(ctx: Context, uow: UnitOfWork, shortest: float) -> float:
+    """How long an idle sender may sleep: until the next notification falls due (a retry,
+    quiet hours, a lease running out), between `shortest` and IDLE_WAIT seconds."""
+    due = await uow.notifications.next_due()
+    if due is None:
+        return max(shortest, IDLE_WAIT)
+    return min(max(shortest, (due - ctx.clock()).total_seconds()), max(shortest, IDLE_WAIT))
 
 
 async def deliver_due(ctx: Context, unit_of_work: Callable[[], UnitOfWork],

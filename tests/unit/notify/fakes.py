@@ -28,6 +28,9 @@ class FakeNotifications:
                                 "last_error": None, "sent_at": None}
         return True
 
+    async def add_many(self, rows: list[dict[str, Any]]) -> int:
+        return sum([await self.add(row) for row in rows])
+
     async def claim_due(self, now: datetime, lease_until: datetime,
                         limit: int) -> list[dict[str, Any]]:
         due = sorted((r for r in self.rows.values() if r["next_attempt_at"] <= now and (
@@ -37,6 +40,11 @@ class FakeNotifications:
         for row in due:
             row.update(status="sending", lease_until=lease_until)
         return copy.deepcopy(due)
+
+    async def next_due(self) -> datetime | None:
+        times = [r["lease_until"] if r["status"] == "sending" else r["next_attempt_at"]
+                 for r in self.rows.values() if r["status"] in ("pending", "deferred", "sending")]
+        return min(times, default=None)
 
     async def pending_retries(self) -> int:
         return sum(r["status"] == "pending" and r["attempts"] > 0 for r in self.rows.values())
@@ -98,6 +106,9 @@ class FakePreferences:
 
     async def get(self, recipient: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.rows.get(recipient))
+
+    async def get_many(self, recipients: list[str]) -> dict[str, dict[str, Any]]:
+        return {r: copy.deepcopy(self.rows[r]) for r in recipients if r in self.rows}
 
     async def put(self, recipient: str, *, channels, quiet_start, quiet_end) -> None:
         self.rows[recipient] = {"channels": copy.copy(channels), "quiet_start": quiet_start,

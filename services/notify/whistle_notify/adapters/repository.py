@@ -41,6 +41,24 @@ class NotificationRepository:
             row["urgent"], row["digest_key"], row["status"], row["next_attempt_at"],
             row["created_at"]))
 
+    async def add_many(self, rows: list[dict[str, Any]]) -> int:
+        """Insert several in one statement, skipping those that exist; how many were new."""
+        if not rows:
+            return 0
+        columns = ("id", "event_id", "event_type", "recipient", "channel", "template",
+                   "context", "body", "urgent", "digest_key", "status", "next_attempt_at",
+                   "created_at")
+        values = [[json.dumps(r[c], ensure_ascii=False) if c == "context" else r[c]
+                   for r in rows] for c in columns]
+        return len(await self._conn.fetch(
+            """INSERT INTO notifications(id, event_id, event_type, recipient, channel, template,
+                   context, body, urgent, digest_key, status, next_attempt_at, created_at)
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                   $6::text[], $7::jsonb[], $8::text[], $9::boolean[], $10::text[], $11::text[],
+                   $12::timestamptz[], $13::timestamptz[])
+               ON CONFLICT (event_id, recipient, channel) DO NOTHING RETURNING 1""",
+            *values))
+
     async def claim_due(self, now: datetime, lease_until: datetime,
                         limit: int) -> list[dict[str, Any]]:
         """Lease up to `limit` due notifications (status 'sending'); rows another worker
@@ -52,6 +70,13 @@ class NotificationRepository:
                              ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
                 RETURNING *""", now, limit, lease_until)
         return [_row(r) for r in rows]
+
+    async def next_due(self) -> datetime | None:
+        """When the next notification can be claimed: the earliest due time of those waiting,
+        or the end of a lease held by a sender (it may have died)."""
+        return await self._conn.fetchval(
+            "SELECT min(CASE WHEN status = 'sending' THEN lease_until ELSE next_attempt_at END) "
+            "FROM notifications WHERE status IN ('pending', 'deferred', 'sending')")
 
     async def pending_retries(self) -> int:
         return await self._conn.fetchval(
@@ -137,6 +162,14 @@ class PreferenceRepository:
             "SELECT channels, quiet_start, quiet_end FROM preferences WHERE recipient=$1",
             recipient)
         return None if row is None else dict(row)
+
+    async def get_many(self, recipients: list[str]) -> dict[str, dict[str, Any]]:
+        """Preferences of several recipients in one read; those without any are absent."""
+        rows = await self._conn.fetch(
+            "SELECT recipient, channels, quiet_start, quiet_end FROM preferences "
+            "WHERE recipient = ANY($1::text[])", recipients)
+        return {r["recipient"]: {k: r[k] for k in ("channels", "quiet_start", "quiet_end")}
+                for r in rows}
 
     async def put(self, recipient: str, *, channels: list[str] | None,
                   quiet_start: time | None, quiet_end: time | None) -> None:
