@@ -52,6 +52,7 @@ def register(app: FastAPI) -> None:
     app.post("/cases/{case_id}/whistle")(whistle)
     app.post("/cases/{case_id}/extensions")(decide_extension)
     app.post("/cases/{case_id}/reports")(report)
+    app.post("/cases/{case_id}/split")(split)
     app.get("/orders", response_class=HTMLResponse)(orders_page)
     app.get("/orders/list", response_class=HTMLResponse)(orders_list)
     app.get("/supervision", response_class=HTMLResponse)(supervision_page)
@@ -227,11 +228,23 @@ async def _board(request: Request, session: Session) -> dict[str, Any]:
                                                                             "city")]
     extensions = [{"case": c, "a": a} for c in detailed for a in c.get("assignments", [])
                   if a.get("extension_requested_hours") and a.get("status") in ACTIVE_ASSIGNMENTS]
-    return {"q": q, "street": street, "columns": [
+    hotspots = await _hotspots(api, session, street)
+    return {"q": q, "street": street, "hotspots": hotspots, "columns": [
         ("new", "新受理", got["new"]), ("dispatched", "已派单待报到", got["dispatched"]),
         ("overdue", "超期", got["overdue"]), ("escalated", "督办中", escalated)],
         "levels": levels, "working": working, "extensions": extensions,
         "triage_count": len(got["triage"]), "updated": datetime.now(UTC)}
+
+
+async def _hotspots(api: Any, session: Session, street: str | None) -> list[dict]:
+    """The hotspots of the street (未诉先办) from scoring; none when scoring is away (the
+    board still serves the cases)."""
+    try:
+        found = await api.get("scoring", "/v1/hotspots", session.token,
+                              **({"street": street} if street else {}))
+    except ApiError:  # scoring away or not allowed: the board still serves the cases
+        return []
+    return (found or {}).get("current") or (found or {}).get("recent", [])[:5]
 
 
 async def board_page(request: Request, session: Street) -> Response:
@@ -324,6 +337,18 @@ async def whistle(request: Request, case_id: str, session: Street) -> Response:
     return await _act(request, session, case_id, f"/v1/cases/{case['case_id']}/whistle",
                       {"departments": depts[:15], "reason": reason[:1000]},
                       "已吹哨，相关部门已收到工单。", back)
+
+
+async def split(request: Request, case_id: str, session: Street) -> Response:
+    """拆单: a call wrongly merged into the case becomes a case of its own."""
+    form = await web.checked_form(request, session)
+    case = await load_case(request, session, case_id)
+    incident = str(form.get("incident_id") or "")
+    back = f"/cases/{case['case_id']}"
+    if incident not in {i["incident_id"] for i in case.get("linked_incidents") or []}:
+        return web.flash(web.redirect(back), request, "error", "该来电不在本案件中。")
+    return await _act(request, session, case_id, f"/v1/cases/{case['case_id']}/split",
+                      {"incident_id": incident}, "已拆单，该来电将单独派单。", back)
 
 
 async def decide_extension(request: Request, case_id: str, session: Street) -> Response:

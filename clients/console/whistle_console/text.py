@@ -28,7 +28,9 @@ RATING = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatis
 EVENT = {
     "case.created.v1": "受理立案", "case.queued_for_triage.v1": "进入分拣",
     "case.dispatched.v1": "派单", "dispatch.ordered.v1": "转街道分拣",
-    "dispatch.withdrawn.v1": "撤回工单", "case.assigned.v1": "人工派单",
+    "dispatch.withdrawn.v1": "撤回工单", "case.merged.v1": "并单（又一人来电）",
+    "case.split.v1": "拆单", "dispatch.updated.v1": "通知部门：来电人数更新",
+    "case.assigned.v1": "人工派单",
     "classification.corrected.v1": "分类确认", "case.acknowledged.v1": "部门报到",
     "case.arrived.v1": "到达现场", "department.resolved": "部门办结",
     "case.resolved.v1": "案件办结", "case.returned.v1": "退单",

@@ -86,6 +86,7 @@ class FakePlatform:
         self.leads = {c["code"]: c["lead"] for c in self.catalogue["categories"]}
         self.paths = territory_paths()
         self.fail_next: int | None = None  # answer the next POST with this status
+        self.hotspots: list[dict] = []
         self.app = self._build()
 
     # -- building cases ----------------------------------------------------------------------
@@ -128,8 +129,23 @@ class FakePlatform:
             "grid_code": codes.get("grid"),
             "timeline": [{"at": _iso(created), "type": "case.created.v1", "dept": None,
                           "data": {}}],
+            "callers": 1, "linked_incidents": [], "split_from": None,
         }
         return case_id
+
+    def merge_into(self, case_id: str, description: str, phone: str = "139****0001") -> str:
+        """Another caller's incident joins the case (并单)."""
+        case, incident_id = self.cases[case_id], str(uuid.uuid4())
+        case["linked_incidents"].append({
+            "incident_id": incident_id, "tracking_no": f"WS-M-{len(case['linked_incidents'])}",
+            "description": description, "address": None, "received_at": _iso(_now()),
+            "reporter_phone": phone, "score": 0.82,
+            "reasons": ["same category", "same grid", "text similarity 0.41"],
+            "merged_at": _iso(_now())})
+        case["callers"] = 1 + len(case["linked_incidents"])
+        self._touch(case, "case.merged.v1", None, merged_incident_id=incident_id,
+                    callers=case["callers"])
+        return incident_id
 
     def summary(self, case: dict) -> dict:
         keep = ("case_id", "incident_id", "status", "category", "priority", "lead", "street",
@@ -385,6 +401,35 @@ class FakePlatform:
                                     approved=body["approve"], hours=body.get("hours"))
                     return platform.view(case)
             return problem(409, "no extension asked")
+
+        @app.post("/v1/cases/{case_id}/split")
+        async def split(case_id: str, request: Request):
+            case, refused = acting(request, case_id, supervisor=True)
+            if refused:
+                return refused
+            body = json.loads(await request.body())
+            kept = [i for i in case["linked_incidents"] if i["incident_id"] != body["incident_id"]]
+            if len(kept) == len(case["linked_incidents"]):
+                return problem(409, f"incident {body['incident_id']} is not merged into this case")
+            case["linked_incidents"], case["callers"] = kept, 1 + len(kept)
+            platform._touch(case, "case.split.v1", None, split_incident_id=body["incident_id"])
+            new_id = platform.add_case(place=case["grid_code"], category=case["category"])
+            platform.cases[new_id].update(incident_id=body["incident_id"], split_from=case_id)
+            return {**platform.view(case), "split": platform.view(platform.cases[new_id])}
+
+        @app.get("/v1/hotspots")
+        async def hotspots(request: Request, street: str | None = None):
+            who = caller(request)
+            if who is None:
+                return problem(401, "unknown token")
+            scopes = who[1]
+            mine = streets(scopes)
+            if "operator" not in scopes and "incidents:read" not in scopes and not mine:
+                return problem(403, "needs operator, incidents:read or a street scope")
+            if mine and "operator" not in scopes:
+                street = street or sorted(mine)[0]
+            found = [h for h in platform.hotspots if street is None or h["street"] == street]
+            return {"current": found, "recent": found, "recurring": []}
 
         @app.get("/v1/departments/ranking")
         async def ranking(request: Request, period: str):

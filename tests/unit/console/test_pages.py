@@ -299,3 +299,47 @@ async def test_a_refused_report_is_shown_not_hidden(console, ids):
     await console.post(f"/cases/{ids['dispatched']}/reports", {"kind": "arrived"})
     page = await console.http.get(f"/cases/{ids['dispatched']}")
     assert "操作未被接受" in page.text and "cannot report" in page.text
+
+
+async def test_a_merged_case_lists_its_callers_and_a_street_office_splits_one(console, ids,
+                                                                            platform):
+    case = ids["dispatched"]
+    extra = platform.merge_into(case, "<i>我也</i>看到摊贩占道", phone="13912345678")
+    await console.sign_in("tok-street-wenchang")
+    page = await console.http.get(f"/cases/{case}")
+    assert "2</strong> 人反映同一问题" in page.text and "并单来电" in page.text
+    assert "&lt;i&gt;我也&lt;/i&gt;看到摊贩占道" in page.text
+    assert "13912345678" not in page.text and "same grid" in page.text
+    refused = await console.post(f"/cases/{case}/split", {"incident_id": "not-merged"})
+    assert refused.status_code == 303 and calls_to(console, "/split") == []
+    done = await console.post(f"/cases/{case}/split", {"incident_id": extra})
+    assert done.status_code == 303
+    assert calls_to(console, "/split")[-1][4] == {"incident_id": extra}
+    after = await console.http.get(f"/cases/{case}")
+    assert "已拆单" in after.text and "并单来电" not in after.text
+
+
+async def test_a_department_cannot_split(console, ids, platform):
+    case = ids["dispatched"]
+    extra = platform.merge_into(case, "又一位来电")
+    await console.sign_in("tok-chengguan")
+    page = await console.http.get(f"/cases/{case}")
+    assert "拆单</button>" not in page.text
+    await console.post(f"/cases/{case}/split", {"incident_id": extra})
+    assert calls_to(console, "/split") == []
+
+
+async def test_the_board_shows_the_streets_hotspots(console, ids, platform):
+    platform.hotspots.append({
+        "id": "h-1", "kind": "spike", "scope": "community", "place": "120119001001",
+        "place_name": "府君山社区", "street": "120119001", "category": "street_vending",
+        "count": 9, "baseline": {"mean": 0.4, "std": 0.5, "samples": 28, "method": "days"},
+        "sample_cases": [ids["dispatched"]], "detected_at": "2026-11-25T02:10:00+00:00"})
+    await console.sign_in("tok-street-wenchang")
+    board = await console.http.get("/board")
+    assert "热点预警" in board.text and "府君山社区" in board.text and "突增：9 件" in board.text
+    assert f"/cases/{ids['dispatched']}" in board.text
+    other = Console(platform)
+    await other.sign_in("tok-street-chaicun")
+    assert "热点预警" not in (await other.http.get("/board")).text
+    await other.close()
