@@ -20,6 +20,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from . import topics as t
+from .envelope import TYPE_HEADER
 from .event_schemas import EVENT_DATA, DeadNotification, envelope_model
 from .signing import SENDER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
@@ -91,6 +92,11 @@ def _cloudevent_headers(signed: bool = False) -> dict[str, Any]:
     properties: dict[str, Any] = {"content-type": {
         "type": "string", "const": CONTENT_TYPE,
         "description": "CloudEvents structured mode"}}
+    if not signed:
+        properties[TYPE_HEADER] = {
+            "type": "string", "description": "the event's `type` again, so that a consumer "
+            "can skip types it does not handle without decoding the value (not a CloudEvents "
+            "attribute; Whistle adds it to what it publishes, and never needs it)"}
     required = ["content-type"] if not signed else []
     if signed:
         properties |= {
