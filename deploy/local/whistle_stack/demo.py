@@ -15,6 +15,8 @@ from .procs import read_pid, spawn, stop_pid
 DEMO_ENV = {
     "DISPATCH_TIME_SCALE": "0.002",
     "DISPATCH_ESCALATION_POLICY": "street=30,district=60,city=120",
+    # hotspot windows of 5 minutes: a baseline after a quarter of an hour, hotspots in the demo
+    "SCORING_HOTSPOT_WINDOW_SECONDS": "300",
     # notify delivers to the local sinks instead of dead-lettering every SMS and e-mail
     "NOTIFY_SMS_URL": "http://127.0.0.1:8025/sms",
     "NOTIFY_SMTP_HOST": "127.0.0.1",
