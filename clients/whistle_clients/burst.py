@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import typer
 
-from .hotline import Generator
+from .hotline import Generator, grid_codes
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -62,10 +62,13 @@ def gas_call(grid: str) -> dict:
 
 async def run(*, url: str, token: str, grid: str, calls: int = 60, minutes: float = 20,
               normal_per_call: int = 2, seed: int = 7) -> Burst:
-    """Post the burst's calls spread over `minutes`, `normal_per_call` normal incidents (never
-    in the burst's grid) between two of them, and the gas call halfway."""
+    """Post the burst's calls spread over `minutes`, `normal_per_call` normal incidents between
+    two of them, and the gas call halfway. Normal traffic is placed by grid code in other
+    communities: a call that only says an address could be placed in the burst's grid, and a
+    water complaint there would rightly join the burst."""
     rng = random.Random(seed)
     normal = Generator(duplicate_ratio=0, bad_ratio=0, seed=seed)
+    elsewhere = [g for g in grid_codes() if g[:12] != grid[:12]]
     out = Burst(grid)
     gap = minutes * 60 / max(1, calls)
     async with aiohttp.ClientSession(base_url=url, headers={
@@ -86,8 +89,7 @@ async def run(*, url: str, token: str, grid: str, calls: int = 60, minutes: floa
                 out.gas = await post(gas_call(grid))
             for _ in range(normal_per_call):
                 _, body = normal.next()
-                if (body.get("location") or {}).get("grid_code") == grid:
-                    continue
+                body["location"] = {"grid_code": rng.choice(elsewhere)}
                 if (found := await post(body)) is not None:
                     out.normal.append(found)
             await asyncio.sleep(gap)

@@ -90,7 +90,8 @@ async def test_scoring_killed_mid_window_loses_no_counts(live):
     before = [await report(live, category, grid, f"地里有人焚烧秸秆{n}") for n in range(4)]
     await live.outbox_drained("intake")
     await live.outbox_drained("dispatch")
-    await live.consumed("scoring", ["cases.events", HOTSPOT_KEYS])  # counted, committed
+    await live.consumed("scoring", ["cases.events"])  # re-keyed by scoring …
+    await live.consumed("scoring", [HOTSPOT_KEYS])    # … and counted, committed: in the table
     stack = live.stack
     await asyncio.to_thread(stack.services.stop, ["scoring"], kill=True)
     await asyncio.to_thread(stack.services.start, ["scoring"])
