@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from whistle_common.envelope import TYPE_HEADER
+
 from .domain.hotspots import Baseline, Detection, HotspotPolicy, detect, window_start
 from .handlers import COUNTED, counted_incident, hotspot_keys
 
@@ -30,9 +32,14 @@ log = logging.getLogger(__name__)
 SAMPLES = 5
 
 
-def keyed_records(value: bytes | None) -> list[tuple[bytes, bytes, float]]:
+def keyed_records(value: bytes | None,
+                  headers: dict[str, bytes] | None = None) -> list[tuple[bytes, bytes, float]]:
     """The (key, value, timestamp) records one cases.events message makes: none for an event
-    that is not a new incident (or not JSON at all: the consumer dead-letters those)."""
+    that is not a new incident (or not JSON at all: the consumer dead-letters those). A record
+    whose `whistle-type` header names another type is skipped without decoding it."""
+    named = (headers or {}).get(TYPE_HEADER)
+    if named is not None and named.decode(errors="replace") not in COUNTED:
+        return []
     try:
         event = json.loads(value or b"")
         data, event_type = event.get("data") or {}, event.get("type")
@@ -151,8 +158,9 @@ def attach_hotspots(faust_app: Any, counter: HotspotCounter) -> Any:
     ).tumbling(size, expires=timedelta(seconds=size * (policy.sustained_windows + 1)))
 
     async def rekey(stream):
-        async for value in stream:
-            for key, payload, at in keyed_records(value):
+        async for event in stream.events():
+            headers = {k: v or b"" for k, v in (event.message.headers or [])}
+            for key, payload, at in keyed_records(event.value, headers):
                 await keyed.send(key=key, value=payload, timestamp=at)
 
     async def count(stream):

@@ -71,6 +71,9 @@ def test_the_streams_rekey_only_new_incidents_by_place_and_category():
     assert json.loads(merged[0][1])["incident_id"] == "m-7"  # the caller who joined
     assert keyed_records(case_event("case.resolved.v1", T0, 1).value) == []
     assert keyed_records(b"not json") == [] and keyed_records(None) == []
+    # the outbox's whistle-type header lets other types pass without being decoded
+    assert keyed_records(b"not json", {"whistle-type": b"case.resolved.v1"}) == []
+    assert len(keyed_records(created, {"whistle-type": b"case.created.v1"})) == 2
 
 
 class Windows:
