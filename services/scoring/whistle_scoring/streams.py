@@ -7,12 +7,12 @@ Two agents beside scoring's cases.events consumer:
   `street|<code>|<category>` — to the internal topic `whistle-scoring-hotspot-keys`, keyed so
   that one key's records land on one partition, stamped with the event's time;
 * `count` keeps, per key, a windowed table `hotspot_counts` (tumbling windows of
-  `HotspotPolicy.window`, a few kept): the incident ids of each window (so a redelivered record
-  counts once) and a few sample cases. Every change goes to the table's changelog topic, which
-  Faust reads back when a worker starts or takes the partition over: a restart mid-window
-  loses no counts. After each new incident the window is judged against its baseline
-  (computed from scoring's database, cached per window) and a hotspot raised through the use
-  case, which records it once and announces it on insights.hotspots.
+  `HotspotPolicy.window`, a few kept): each window's count, its last `RECENT` incident ids (so
+  a redelivered record counts once) and a few sample cases. Every change goes to the table's
+  changelog topic, which Faust reads back when a worker starts or takes the partition over: a
+  restart mid-window loses no counts. After each new incident the window is judged against
+  its baseline (computed from scoring's database, cached per window) and a hotspot raised
+  through the use case, which records it once and announces it on insights.hotspots.
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ from .handlers import COUNTED, counted_incident, hotspot_keys
 
 log = logging.getLogger(__name__)
 SAMPLES = 5
+# Incident ids a window remembers to recognise a redelivery. A redelivery is the uncommitted
+# tail replayed after a crash — Faust commits every second or every 100 events, and each event
+# makes two records — so it is always among the last few hundred. Bounded, so that a busy
+# key's changelog records stay small (the whole id list made each record grow with the window
+# and a burst of a thousand calls wrote megabytes).
+RECENT = 512
 
 
 def keyed_records(value: bytes | None,
@@ -86,16 +92,17 @@ class HotspotCounter:
         ids = list(value.get("ids") or [])
         if payload["incident_id"] in ids:
             return None  # a redelivered record
-        ids.append(payload["incident_id"])
+        ids = [*ids, payload["incident_id"]][-RECENT:]
+        count = _count(value) + 1
         cases = list(value.get("cases") or [])
         if payload.get("case_id") and payload["case_id"] not in cases and len(cases) < SAMPLES:
             cases.append(payload["case_id"])
-        value.update(ids=ids, cases=cases)
+        value.update(n=count, ids=ids, cases=cases)
         windows.set(value)
         n = self.policy.sustained_windows
-        counts = [len((windows.get(back) or {}).get("ids") or []) for back in range(n - 1, 0, -1)]
-        counts.append(len(ids))
-        if len(ids) < self.policy.min_count and sum(counts) < self.policy.min_count:
+        counts = [_count(windows.get(back) or {}) for back in range(n - 1, 0, -1)]
+        counts.append(count)
+        if count < self.policy.min_count and sum(counts) < self.policy.min_count:
             return None  # nothing can be raised below the minimum: no baseline needed
         start = window_start(datetime.fromisoformat(payload["at"]), self.policy.window)
         starts = tuple(start - back * self.policy.window for back in range(n - 1, -1, -1))
@@ -125,6 +132,10 @@ class HotspotCounter:
             for start, found in zip(missing, await self._load(key, missing), strict=True):
                 self._cache[key, start] = found
         return [self._cache[key, s] for s in starts]
+
+
+def _count(value: dict) -> int:
+    return int(value.get("n", len(value.get("ids") or [])))
 
 
 class _TableWindows:

@@ -137,7 +137,7 @@ async def test_a_burst_in_a_quiet_community_raises_one_hotspot_with_its_evidence
     assert data["window_start"] == T0.isoformat()
     # the same incidents delivered again count once and raise nothing
     assert await feed(counter, store, 8, T0 + timedelta(minutes=15)) == [None] * 8
-    assert len(store[f"community|{COMMUNITY}|water", T0]["ids"]) == 8
+    assert store[f"community|{COMMUNITY}|water", T0]["n"] == 8
 
 
 async def test_a_new_worker_recovering_the_table_does_not_raise_twice(uow):
@@ -151,6 +151,19 @@ async def test_a_new_worker_recovering_the_table_does_not_raise_twice(uow):
     assert await feed(counter_on(uow), recovered, 1, T0 + timedelta(minutes=30), first=6) \
         == [None]
     assert len(uow.outbox.events) == 1 and len(uow.tables.hotspots) == 1
+
+
+async def test_a_busy_window_counts_every_call_in_a_bounded_record(uow):
+    from whistle_scoring.streams import RECENT
+
+    store = {}
+    await feed(counter_on(uow), store, RECENT + 300, T0 + timedelta(minutes=15))
+    value = store[f"community|{COMMUNITY}|water", T0]
+    assert value["n"] == RECENT + 300 and len(value["ids"]) == RECENT
+    # the replayed tail of a crash is recognised; nothing is counted twice
+    assert await feed(counter_on(uow), store, 200, T0 + timedelta(minutes=15),
+                      first=RECENT + 100) == [None] * 200
+    assert store[f"community|{COMMUNITY}|water", T0]["n"] == RECENT + 300
 
 
 async def test_no_history_no_hotspot(uow):
