@@ -156,9 +156,11 @@ class HotspotRepository:
             "VALUES ($1,$2,$3,$4,1) ON CONFLICT (scope, place, category, window_start) "
             "DO UPDATE SET n = incident_counts.n + 1",
             [(*key, window_start) for key in keys])
+        # written only when earlier: an update of the one row on every event would churn it
         await self._conn.execute(
             "INSERT INTO counting_since(since) VALUES ($1) ON CONFLICT (one) DO UPDATE "
-            "SET since = LEAST(counting_since.since, EXCLUDED.since)", window_start)
+            "SET since = EXCLUDED.since WHERE counting_since.since > EXCLUDED.since",
+            window_start)
 
     async def counting_since(self) -> datetime | None:
         return await self._conn.fetchval("SELECT since FROM counting_since")
