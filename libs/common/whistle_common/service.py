@@ -19,6 +19,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
 from .auth import TokenTable
+from .batching import batches
 from .consumer import ConsumerSpec, EventConsumer, Raw
 from .db import create_pool, migrate
 from .http import BodyGuardMiddleware
@@ -96,11 +97,16 @@ def attach_consumer(faust_app: faust.App, consumer: EventConsumer, service: str)
     spec = consumer.spec
 
     async def agent(stream):
-        async for events in stream.take_events(spec.batch_size, within=spec.batch_window):
+        # acks are ours: an event is acked (its offset may be committed) only once its batch
+        # was applied; batches() takes what has arrived, with no timer to wake an idle agent
+        manual = stream.noack()
+        async for events in batches(manual.events(), spec.batch_size):
             batch = [Raw(e.message.key, e.message.value,
                          {k: (v or b"") for k, v in (e.message.headers or [])},
                          e.message.partition, e.message.offset) for e in events]
             await consumer.handle_batch(batch)
+            for event in events:
+                await manual.ack(event)
 
     agent.__name__ = f"{service}_{consumer.spec.name}".replace(".", "_").replace("-", "_")
     faust_app.agent(topic, name=f"{service}.{consumer.spec.name}",
