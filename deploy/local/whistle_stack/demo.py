@@ -29,10 +29,13 @@ SIMULATORS = {
 }
 
 
-def start_simulators(stack) -> list[str]:
-    """Start the hotline and department simulators unless they run already."""
+def start_simulators(stack, names: tuple[str, ...] | None = None) -> list[str]:
+    """Start the delivery sinks and the hotline and department simulators (or only `names`)
+    unless they run already."""
     started = []
     for name, args in SIMULATORS.items():
+        if names is not None and name not in names:
+            continue
         if read_pid(stack.layout.pidfile(name), args[1]):
             continue
         spawn([sys.executable, *args], pidfile=stack.layout.pidfile(name),
