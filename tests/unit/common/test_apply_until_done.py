@@ -26,14 +26,18 @@ class FlakyConsumer:
 
 async def test_a_failing_batch_is_retried_until_applied_never_dropped():
     consumer = FlakyConsumer(failures=3)
-    await asyncio.wait_for(apply_until_done(consumer, [object()], first_delay=0.001), 2)
+    await asyncio.wait_for(apply_until_done(consumer, [object()], first_delay=0.001), 10)
     assert consumer.calls == 4
 
 
 async def test_a_retried_batch_can_still_be_stopped():
     consumer = FlakyConsumer(failures=10**6)
     task = asyncio.ensure_future(apply_until_done(consumer, [object()], first_delay=0.001))
-    await asyncio.sleep(0.05)
+    for _ in range(2000):  # until it has retried (however slow the machine), at most ~10 s
+        if consumer.calls >= 2:
+            break
+        await asyncio.sleep(0.005)
+    assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
