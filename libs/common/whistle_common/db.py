@@ -22,8 +22,22 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10,
     ):
         with attempt:
             return await asyncpg.create_pool(url, min_size=min_size, max_size=max_size,
-                                             command_timeout=30)
+                                             command_timeout=30, reset=reset_on_release)
     raise AssertionError("unreachable")
+
+
+async def reset_on_release(conn: asyncpg.Connection) -> None:
+    """What a connection needs before it goes back to the pool: no transaction left open.
+
+    asyncpg's default reset sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
+    on every release — a round trip and a transaction of its own for each of the thirty-odd
+    pool uses of an incident. Nothing here leaves that state behind: settings are
+    transaction-local (`set_config(..., true)`), advisory locks are `xact` locks except the
+    migration lock (released in `migrate`'s finally), no cursor outlives its transaction, and
+    the outbox relay removes its LISTEN before releasing its connection.
+    """
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 def migration_files(package: str) -> list[Traversable]:
