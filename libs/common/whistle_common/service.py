@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from faust.contrib.asgi import faust_app_running
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from .auth import TokenTable
 from .consumer import ConsumerSpec, EventConsumer, Raw
@@ -117,16 +118,17 @@ async def apply_until_done(consumer: EventConsumer, batch: list[Raw], *,
     be committed unapplied. Handlers are idempotent (each event is claimed by id), so a retry
     re-applies nothing; a handler's own bug is dead-lettered inside handle_batch and ends the
     retries."""
-    delay = first_delay
-    while True:
-        try:
+    def report(state: RetryCallState) -> None:
+        log.error("batch not applied, retrying", topic=consumer.spec.topic, size=len(batch),
+                  attempt=state.attempt_number, retry_in=round(state.upcoming_sleep, 3),
+                  error=repr(state.outcome.exception()))
+
+    # never stops by itself (a cancelled agent still stops: CancelledError is not retried)
+    async for attempt in AsyncRetrying(
+            wait=wait_exponential(multiplier=first_delay, max=max_delay),
+            retry=retry_if_exception_type(Exception), before_sleep=report):
+        with attempt:
             await consumer.handle_batch(batch)
-            return
-        except Exception:  # noqa: BLE001 - never let an unapplied batch be acked
-            log.exception("batch not applied, retrying", topic=consumer.spec.topic,
-                          size=len(batch), retry_in=delay)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, max_delay)
 
 
 def create_service(

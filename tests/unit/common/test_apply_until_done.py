@@ -16,9 +16,12 @@ class FlakyConsumer:
 
     def __init__(self, failures: int) -> None:
         self.failures, self.calls = failures, 0
+        self.retried = asyncio.Event()  # set on the second call
 
     async def handle_batch(self, batch):
         self.calls += 1
+        if self.calls >= 2:
+            self.retried.set()
         if self.calls <= self.failures:
             raise ConnectionError("Kafka is away: the dead letter cannot be sent")
         return ["applied"] * len(batch)
@@ -33,10 +36,7 @@ async def test_a_failing_batch_is_retried_until_applied_never_dropped():
 async def test_a_retried_batch_can_still_be_stopped():
     consumer = FlakyConsumer(failures=10**6)
     task = asyncio.ensure_future(apply_until_done(consumer, [object()], first_delay=0.001))
-    for _ in range(2000):  # until it has retried (however slow the machine), at most ~10 s
-        if consumer.calls >= 2:
-            break
-        await asyncio.sleep(0.005)
+    await asyncio.wait_for(consumer.retried.wait(), 10)
     assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
