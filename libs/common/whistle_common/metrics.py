@@ -19,6 +19,10 @@ EVENTS_CONSUMED = Counter("whistle_events_consumed_total", "Events taken from Ka
                           ["topic", "type", "outcome"])
 EVENT_HANDLE_SECONDS = Histogram("whistle_event_handle_seconds", "Time to apply one event",
                                  ["topic"])
+PARTITION_REWINDS = Counter(
+    "whistle_consumer_partition_rewinds_total",
+    "Partitions fetched again from their commit offset because the commit had stopped "
+    "advancing (messages skipped by the stream processor around a rebalance)", ["topic"])
 CONSUMER_LAG = Gauge("whistle_consumer_lag", "Messages behind the log end", ["topic"])
 HTTP_REQUESTS = Counter("whistle_http_requests_total", "HTTP requests",
                         ["method", "route", "status"])

@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from .auth import TokenTable
+from .commit_guard import guard_commits
 from .consumer import ConsumerSpec, EventConsumer, Raw
 from .db import create_pool, migrate
 from .http import BodyGuardMiddleware
@@ -222,10 +223,13 @@ async def _run_streams(settings: CommonSettings, dept_codes: Sequence[str],
             lag_task = asyncio.create_task(export_lag(
                 settings.kafka_bootstrap_servers, faust_app.conf.id,
                 [c.topic for c in consumers], settings.lag_refresh_seconds))
+        # Faust can leave a partition's commit behind for good around a rebalance: rewind it
+        guard = asyncio.create_task(guard_commits(faust_app, settings.service_name))
         log.info("streams started")
         try:
             await stopping.wait()
         finally:
+            await _cancel(guard)
             if lag_task is not None:
                 await _cancel(lag_task)
 
