@@ -15,6 +15,13 @@ commit), no message below them is still being processed, and that has not change
 previous look. It then seeks the partition back to its commit offset: the skipped messages
 are fetched again, and so are those after them, which the consumers recognise (each event is
 claimed by id, the hotspot counter remembers incident ids) and apply nothing twice.
+
+One skipped message is the dangerous case: Faust tolerates a hole of one at the head (a
+missing offset right after a seek, which its gap tracking misses by one) and commits past it,
+so the message would be lost to the group. `hold_single_holes` makes the consumer wait for
+it instead, and the guard fetches it again like any other hole; only if two rewinds at the
+same offset did not bring it (the offset does not exist: a compacted or transaction-marker
+offset — Whistle's topics have neither) is the hole passed, as Faust would have.
 """
 
 from __future__ import annotations
@@ -40,11 +47,31 @@ class PartitionState:
     in_flight_below: int        # messages delivered, not acknowledged, below first_acked
 
 
+MAX_REWINDS = 2  # rewinds at one offset before a hole of one is taken as no message at all
+
+
 def stuck(state: PartitionState) -> bool:
-    """Faust will never commit this partition past its commit offset by itself."""
+    """The partition's commit cannot advance: the message at its commit offset was never
+    acknowledged, and nothing is at work on it."""
     if state.committed is None or state.first_acked is None:
         return False
-    return state.first_acked - state.committed > 1 and state.in_flight_below == 0
+    return state.first_acked > state.committed and state.in_flight_below == 0
+
+
+def hold_single_holes(consumer: Any, passed: dict[Any, int]) -> None:
+    """Make a Faust consumer wait for the message at a partition's commit offset when its
+    acknowledged offsets start one past it, instead of committing past (see the module's
+    text); `passed` holds the offsets the guard has given up on."""
+    original = consumer._new_offset
+
+    def new_offset(tp: Any) -> int | None:
+        acked, committed = consumer._acked.get(tp), consumer._committed_offset.get(tp)
+        if (acked and committed is not None and min(acked) == committed + 1
+                and not consumer._gap.get(tp) and passed.get(tp) != committed):
+            return None
+        return original(tp)
+
+    consumer._new_offset = new_offset
 
 
 def partition_states(consumer: Any) -> dict[Any, PartitionState]:
@@ -62,10 +89,13 @@ def partition_states(consumer: Any) -> dict[Any, PartitionState]:
 
 
 class CommitGuard:
-    """Decides which partitions to rewind: stuck, and stuck the same way at the last look."""
+    """Decides which partitions to rewind: stuck, and stuck the same way at the last look.
+    `passed` (shared with `hold_single_holes`) gets a hole of one that rewinds did not fill."""
 
     def __init__(self) -> None:
         self._seen: dict[Any, PartitionState] = {}
+        self._rewinds: dict[Any, tuple[int, int]] = {}  # tp -> (offset, rewinds there)
+        self.passed: dict[Any, int] = {}
 
     def to_rewind(self, states: Mapping[Any, PartitionState]) -> list[tuple[Any, int]]:
         """(partition, offset to seek to) for every partition stuck at this look and the
@@ -73,13 +103,21 @@ class CommitGuard:
         rewind = []
         seen = {}
         for tp, state in states.items():
-            if not stuck(state):
+            if not stuck(state) or self.passed.get(tp) == state.committed:
                 continue
             before = self._seen.get(tp)
-            if before is not None and before.committed == state.committed:
-                rewind.append((tp, state.committed))
-            else:
+            if before is None or before.committed != state.committed:
                 seen[tp] = state
+                continue
+            offset, times = self._rewinds.get(tp, (state.committed, 0))
+            times = times + 1 if offset == state.committed else 1
+            if times > MAX_REWINDS and state.first_acked == state.committed + 1:
+                log.warning("offset never came after rewinds; passing it", topic=tp.topic,
+                            partition=tp.partition, offset=state.committed)
+                self.passed[tp] = state.committed
+                continue
+            self._rewinds[tp] = (state.committed, times)
+            rewind.append((tp, state.committed))
         self._seen = seen
         return rewind
 
@@ -87,6 +125,7 @@ class CommitGuard:
 async def guard_commits(faust_app: Any, service: str, *, every: float = 5.0) -> None:
     """Run until cancelled: rewind the partitions of the app's consumer that are stuck."""
     guard = CommitGuard()
+    hold_single_holes(faust_app.consumer, guard.passed)
     while True:
         await asyncio.sleep(every)
         try:

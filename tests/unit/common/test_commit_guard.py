@@ -6,9 +6,11 @@ import asyncio
 from collections import namedtuple
 
 from whistle_common.commit_guard import (
+    MAX_REWINDS,
     CommitGuard,
     PartitionState,
     guard_commits,
+    hold_single_holes,
     partition_states,
     stuck,
 )
@@ -24,9 +26,13 @@ def test_a_partition_whose_acks_start_past_a_hole_is_stuck():
     assert stuck(PartitionState(committed=42029, first_acked=42059, in_flight_below=0))
 
 
+def test_one_skipped_message_is_a_stuck_partition_too():
+    # Faust would commit past it: the hold makes it wait, the guard fetches it again
+    assert stuck(PartitionState(committed=42029, first_acked=42030, in_flight_below=0))
+
+
 def test_progressing_idle_and_busy_partitions_are_not_stuck():
     assert not stuck(PartitionState(42029, 42029, 0))     # acks continue the commit
-    assert not stuck(PartitionState(42029, 42030, 0))     # Faust commits past one itself
     assert not stuck(PartitionState(42029, None, 0))      # nothing acknowledged yet
     assert not stuck(PartitionState(None, 42059, 0))      # no commit known yet
     assert not stuck(PartitionState(42029, 42059, 3))     # a slow batch is still at work
@@ -49,17 +55,74 @@ def test_a_partition_that_moved_between_looks_is_not_rewound():
     assert guard.to_rewind({KEYS: PartitionState(42100, 42141, 0)}) == [(KEYS, 42100)]
 
 
+def test_a_hole_of_one_that_rewinds_do_not_fill_is_passed_at_last():
+    guard, state = CommitGuard(), {KEYS: PartitionState(500, 501, 0)}
+    rewinds = 0
+    for _ in range(2 * (MAX_REWINDS + 2)):
+        rewinds += len(guard.to_rewind(state))
+    assert rewinds == MAX_REWINDS and guard.passed == {KEYS: 500}
+
+
+def test_a_wider_hole_is_never_passed():
+    guard, state = CommitGuard(), {KEYS: PartitionState(500, 510, 0)}
+    rewinds = sum(len(guard.to_rewind(state)) for _ in range(2 * (MAX_REWINDS + 2)))
+    assert rewinds == MAX_REWINDS + 2 and guard.passed == {}
+
+
+class FaustLike:
+    """Faust's commit rule: up to the first gap, tolerating a hole of one at the head."""
+
+    def __init__(self, committed, acked, gap=None):
+        self._committed_offset, self._acked = {KEYS: committed}, {KEYS: acked}
+        self._gap = {KEYS: gap} if gap else {}
+
+    def _new_offset(self, tp):
+        acked, committed = sorted(self._acked[tp]), self._committed_offset[tp]
+        if not acked or min(acked) - committed > 1:
+            return None
+        run = [acked[0]]
+        for offset in acked[1:]:
+            if offset != run[-1] + 1:
+                break
+            run.append(offset)
+        return run[-1] + 1
+
+
+def test_the_hold_waits_for_the_message_at_the_commit_offset():
+    consumer = FaustLike(500, [501, 502])
+    assert consumer._new_offset(KEYS) == 503  # Faust alone: 500 is never applied
+    passed: dict = {}
+    hold_single_holes(consumer, passed)
+    assert consumer._new_offset(KEYS) is None
+    consumer._acked[KEYS].append(500)           # fetched again and acknowledged
+    assert consumer._new_offset(KEYS) == 503
+
+
+def test_the_hold_lets_a_passed_hole_and_a_tracked_gap_through():
+    passed: dict = {}
+    consumer = FaustLike(500, [501, 502])
+    hold_single_holes(consumer, passed)
+    passed[KEYS] = 500
+    assert consumer._new_offset(KEYS) == 503
+    tracked = FaustLike(500, [501, 502], gap=[(498, 500)])
+    hold_single_holes(tracked, {})
+    assert tracked._new_offset(KEYS) == 503
+
+
 class FakeConsumer:
     """The parts of a Faust consumer the guard reads, and a seek that records."""
 
     def __init__(self, committed, acked, unacked):
-        self._committed_offset, self._acked = committed, acked
+        self._committed_offset, self._acked, self._gap = committed, acked, {}
         self._unacked_messages = set(unacked)
         self.seeks: list[tuple[TP, int]] = []
         self.sought = asyncio.Event()
 
     def assignment(self):
         return set(self._committed_offset)
+
+    def _new_offset(self, tp):
+        return None
 
     async def seek(self, tp, offset):
         self.seeks.append((tp, offset))
@@ -91,3 +154,30 @@ async def test_the_guard_seeks_a_stuck_partition_back_to_its_commit():
         await asyncio.gather(task, return_exceptions=True)
     assert consumer.seeks[0] == (KEYS, 42029)
     assert {tp for tp, _ in consumer.seeks} == {KEYS}
+
+
+def test_faust_itself_commits_past_a_hole_of_one_and_the_hold_stops_it():
+    """Pins the rule of the installed Faust that the hold exists for: its own `_new_offset`
+    (called on a stand-in carrying its state) commits past one missing message at the head."""
+    from collections import defaultdict
+
+    from faust.transport.consumer import Consumer
+    from intervaltree import IntervalTree
+
+    class State:
+        def __init__(self):
+            self._acked = defaultdict(list, {KEYS: [501, 502]})
+            self._acked_index = defaultdict(set, {KEYS: {501, 502}})
+            self._committed_offset = defaultdict(lambda: None, {KEYS: 500})
+            self._gap = defaultdict(IntervalTree)
+
+        def _new_offset(self, tp):
+            return Consumer._new_offset(self, tp)
+
+    assert State()._new_offset(KEYS) == 503  # 500 was never acknowledged
+    held = State()
+    hold_single_holes(held, {})
+    assert held._new_offset(KEYS) is None
+    held._acked[KEYS].append(500)
+    held._acked_index[KEYS].add(500)
+    assert held._new_offset(KEYS) == 503
