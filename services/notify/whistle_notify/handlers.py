@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
@@ -140,9 +140,18 @@ class ClaimDue:
 
 @dataclass(frozen=True)
 class Prepare:
-    """A claimed notification (as claim_due returned it)."""
+    """A claimed notification (as claim_due returned it); `queued` counts the messages to
+    the same recipient and channel prepared before it in the same round, not yet sent."""
 
     notification: Mapping[str, Any]
+    queued: int = 0
+
+
+@dataclass(frozen=True)
+class PrepareAll:
+    """The notifications of one claim, prepared in one unit of work."""
+
+    notifications: Sequence[Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,13 @@ class RecordAttempt:
     body: str
     error: DeliveryError | None
     seconds: float
+
+
+@dataclass(frozen=True)
+class RecordAttempts:
+    """The attempts of one round, recorded in one unit of work."""
+
+    attempts: Sequence[RecordAttempt]
 
 
 async def claim_due(ctx: Context, uow: UnitOfWork, command: ClaimDue) -> list[dict]:
@@ -171,7 +187,7 @@ async def prepare(ctx: Context, uow: UnitOfWork, command: Prepare) -> Message | 
     if row["channel"] == "sms" and not row["urgent"]:
         sent = await uow.notifications.sent_since(row["recipient"], row["channel"],
                                                   now - ctx.rate_window)
-        if rate_limited(sent, ctx.rate_limit):
+        if rate_limited(sent + command.queued, ctx.rate_limit):
             await uow.notifications.postpone(row["id"], now + ctx.rate_window / 4)
             SENT.labels(row["channel"], "rate_limited").inc()
             return None
@@ -183,6 +199,20 @@ async def prepare(ctx: Context, uow: UnitOfWork, command: Prepare) -> Message | 
         ctx.renderer.render(row["template"], row["context"], items)
     return Message(str(row["id"]), row["recipient"], subject, body,
                    await _address(ctx, uow, row["recipient"], row["channel"]))
+
+
+async def prepare_all(ctx: Context, uow: UnitOfWork,
+                      command: PrepareAll) -> list[Message | None]:
+    """`prepare` for each notification of a claim, in one transaction instead of one each."""
+    queued: dict[tuple[str, str], int] = {}
+    messages = []
+    for row in command.notifications:
+        key = (row["recipient"], row["channel"])
+        message = await prepare(ctx, uow, Prepare(row, queued.get(key, 0)))
+        if message is not None:
+            queued[key] = queued.get(key, 0) + 1
+        messages.append(message)
+    return messages
 
 
 async def _address(ctx: Context, uow: UnitOfWork, recipient: str, channel: str) -> str | None:
@@ -231,6 +261,11 @@ async def record_attempt(ctx: Context, uow: UnitOfWork, command: RecordAttempt) 
     return "failed"
 
 
+async def record_attempts(ctx: Context, uow: UnitOfWork, command: RecordAttempts) -> list[str]:
+    """`record_attempt` for each attempt of a round, in one transaction."""
+    return [await record_attempt(ctx, uow, attempt) for attempt in command.attempts]
+
+
 async def seconds_to_next_due(ctx: Context, uow: UnitOfWork, shortest: float) -> float:
     """How long an idle sender may sleep: until the next notification falls due (a retry,
     quiet hours, a lease running out), between `shortest` and IDLE_WAIT seconds."""
@@ -245,16 +280,25 @@ async def deliver_due(ctx: Context, unit_of_work: Callable[[], UnitOfWork],
     """Claim due notifications and deliver each; returns how many were claimed.
 
     No transaction is open while a channel talks to the network: a slow gateway holds a
-    lease, not a connection.
+    lease, not a connection. The claim, the preparation of what was claimed and the record of
+    the attempts are one transaction each (three a round, not two a notification); what was
+    sent is recorded even if a later send fails unexpectedly.
     """
     claimed = await run_use_case(unit_of_work, partial(claim_due, ctx), ClaimDue(limit))
-    for row in claimed:
-        message = await run_use_case(unit_of_work, partial(prepare, ctx), Prepare(row))
-        if message is None:
-            continue
-        error, seconds = await _send(ctx.channels[row["channel"]], message)
-        await run_use_case(unit_of_work, partial(record_attempt, ctx),
-                           RecordAttempt(row, message.body, error, seconds))
+    if not claimed:
+        return 0
+    messages = await run_use_case(unit_of_work, partial(prepare_all, ctx), PrepareAll(claimed))
+    attempts: list[RecordAttempt] = []
+    try:
+        for row, message in zip(claimed, messages, strict=True):
+            if message is None:
+                continue
+            error, seconds = await _send(ctx.channels[row["channel"]], message)
+            attempts.append(RecordAttempt(row, message.body, error, seconds))
+    finally:
+        if attempts:
+            await run_use_case(unit_of_work, partial(record_attempts, ctx),
+                               RecordAttempts(attempts))
     return len(claimed)
 
 

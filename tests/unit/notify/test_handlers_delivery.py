@@ -180,3 +180,37 @@ async def test_a_sender_that_fails_between_claim_and_record_loses_nothing(ctx, u
     assert await deliver(ctx, uow) == 0  # still leased
     clock.advance(seconds=61)
     assert await deliver(ctx, uow) == 1 and stored(uow, row)["status"] == "sent"
+
+
+async def test_a_round_is_three_units_of_work_however_many_it_delivers(ctx, uow, channels):
+    for n in range(5):
+        await consume(ctx, uow, event("case.created.v1", {
+            **CASE, "case_id": f"c-{n}", "incident_id": f"i-{n}",
+            "reporter": {"phone": f"13700{n}"}}))
+    before = uow.commits
+    assert await deliver(ctx, uow) == 5
+    assert len(channels["sms"].sent) == 5 and not rows(uow, status="pending")
+    assert uow.commits - before == 3  # claim, prepare all, record all
+
+
+class BrokenChannel(FakeChannel):
+    """Sends once, then fails with an error no channel should raise."""
+
+    async def send(self, message):
+        if self.sent:
+            raise RuntimeError("a bug in the channel")
+        self.sent.append(message)
+
+
+async def test_what_was_sent_is_recorded_when_a_later_send_blows_up(ctx, uow):
+    broken = replace(ctx, channels={**ctx.channels, "sms": BrokenChannel("sms")})
+    for n in range(2):
+        await consume(broken, uow, event("case.created.v1", {
+            **CASE, "case_id": f"c-{n}", "incident_id": f"i-{n}",
+            "reporter": {"phone": f"13700{n}"}}))
+    with pytest.raises(RuntimeError):
+        await deliver(broken, uow)
+    [sent] = rows(uow, status="sent")
+    assert outcomes(uow, sent) == ["sent"]  # not sent again when the lease runs out
+    [leased] = [r for r in rows(uow) if r["status"] != "sent"]
+    assert outcomes(uow, leased) == []
