@@ -20,7 +20,6 @@ from prometheus_client import REGISTRY
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from .auth import TokenTable
-from .batching import batches
 from .commit_guard import guard_commits
 from .consumer import ConsumerSpec, EventConsumer, Raw
 from .db import create_pool, migrate
@@ -99,16 +98,13 @@ def attach_consumer(faust_app: faust.App, consumer: EventConsumer, service: str)
     spec = consumer.spec
 
     async def agent(stream):
-        # acks are ours: an event is acked (its offset may be committed) only once its batch
-        # was applied; batches() takes what has arrived, with no timer to wake an idle agent
-        manual = stream.noack()
-        async for events in batches(manual.events(), spec.batch_size):
+        # take_events acks a batch's events when the body returns (or raises): the body only
+        # returns once the batch is applied
+        async for events in stream.take_events(spec.batch_size, within=spec.batch_window):
             batch = [Raw(e.message.key, e.message.value,
                          {k: (v or b"") for k, v in (e.message.headers or [])},
                          e.message.partition, e.message.offset) for e in events]
             await apply_until_done(consumer, batch)
-            for event in events:
-                await manual.ack(event)
 
     agent.__name__ = f"{service}_{consumer.spec.name}".replace(".", "_").replace("-", "_")
     faust_app.agent(topic, name=f"{service}.{consumer.spec.name}",
@@ -119,9 +115,10 @@ async def apply_until_done(consumer: EventConsumer, batch: list[Raw], *,
                            first_delay: float = 0.1, max_delay: float = 5.0) -> None:
     """Apply a batch, retrying with back-off while it fails as a whole (a dead letter that
     cannot reach Kafka, the database gone between retries). Raising instead would crash the
-    agent, which Faust restarts past the batch: its events would be lost to this process.
-    Handlers are idempotent (each event is claimed by id), so a retry re-applies nothing; a
-    handler's own bug is dead-lettered inside handle_batch and ends the retries."""
+    agent, and Faust's take_events acks a batch even when its body raises: the events would
+    be committed unapplied. Handlers are idempotent (each event is claimed by id), so a retry
+    re-applies nothing; a handler's own bug is dead-lettered inside handle_batch and ends the
+    retries."""
     def report(state: RetryCallState) -> None:
         log.error("batch not applied, retrying", topic=consumer.spec.topic, size=len(batch),
                   attempt=state.attempt_number, retry_in=round(state.upcoming_sleep, 3),
