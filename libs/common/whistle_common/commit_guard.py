@@ -10,9 +10,9 @@ commit offset stays where it was for good: the group's lag grows, and a restart 
 everything since. Seen in the kill test on scoring (cases.events and the hotspot keys).
 
 The guard looks at each assigned partition every few seconds. A partition is stuck when its
-acknowledged offsets start more than one past its commit offset (Faust then refuses to
-commit), no message below them is still being processed, and that has not changed since the
-previous look. It then seeks the partition back to its commit offset: the skipped messages
+acknowledged offsets start past its commit offset (the message there was never acknowledged),
+no message below them is still being processed, and that has not changed since the previous
+look. It then seeks the partition back to its commit offset: the skipped messages
 are fetched again, and so are those after them, which the consumers recognise (each event is
 claimed by id, the hotspot counter remembers incident ids) and apply nothing twice.
 
@@ -124,12 +124,11 @@ class CommitGuard:
 
 async def guard_commits(faust_app: Any, service: str, *, every: float = 5.0) -> None:
     """Run until cancelled: rewind the partitions of the app's consumer that are stuck."""
-    guard = CommitGuard()
-    hold_single_holes(faust_app.consumer, guard.passed)
+    guard, consumer = CommitGuard(), faust_app.consumer
+    hold_single_holes(consumer, guard.passed)
     while True:
         await asyncio.sleep(every)
         try:
-            consumer = faust_app.consumer
             if faust_app.rebalancing:
                 continue
             for tp, offset in guard.to_rewind(partition_states(consumer)):
