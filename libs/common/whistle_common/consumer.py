@@ -52,9 +52,9 @@ class ConsumerSpec:
     name: str
     concurrency: int = 1
     batch_size: int = 200       # events applied in one transaction (one commit, one fsync)
-    # seconds to wait for a batch to fill. Faust's take_events also wakes at this period while
-    # nothing comes, so it sets the idle cost: 5 ms was 200 wake-ups a second per agent
-    # (0.02-0.03 of a core per service); 50 ms adds at most 50 ms to one hop and batches more.
+    # seconds a batch waits, from its first event, for more to come (whistle_common.batching:
+    # no timer runs while nothing comes). One batch is one transaction; the window adds at
+    # most this much to one hop.
     batch_window: float = 0.05
     extra: dict[str, Any] = field(default_factory=dict)
     # called after events were applied and committed (e.g. to wake a worker that acts on what

@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from .auth import TokenTable
+from .batching import batches
 from .commit_guard import guard_commits
 from .consumer import ConsumerSpec, EventConsumer, Raw
 from .db import create_pool, migrate
@@ -98,13 +99,17 @@ def attach_consumer(faust_app: faust.App, consumer: EventConsumer, service: str)
     spec = consumer.spec
 
     async def agent(stream):
-        # take_events acks a batch's events when the body returns (or raises): the body only
-        # returns once the batch is applied
-        async for events in stream.take_events(spec.batch_size, within=spec.batch_window):
+        # acks are ours: an event is acked (its offset may be committed) only once its batch
+        # was applied. batches() sets no timer while nothing comes (take_events woke every
+        # agent every batch_window seconds) and opens the window at a batch's first event
+        manual = stream.noack()
+        async for events in batches(manual.events(), spec.batch_size, spec.batch_window):
             batch = [Raw(e.message.key, e.message.value,
                          {k: (v or b"") for k, v in (e.message.headers or [])},
                          e.message.partition, e.message.offset) for e in events]
             await apply_until_done(consumer, batch)
+            for event in events:
+                await manual.ack(event)
 
     agent.__name__ = f"{service}_{consumer.spec.name}".replace(".", "_").replace("-", "_")
     faust_app.agent(topic, name=f"{service}.{consumer.spec.name}",
@@ -115,8 +120,8 @@ async def apply_until_done(consumer: EventConsumer, batch: list[Raw], *,
                            first_delay: float = 0.1, max_delay: float = 5.0) -> None:
     """Apply a batch, retrying with back-off while it fails as a whole (a dead letter that
     cannot reach Kafka, the database gone between retries). Raising instead would crash the
-    agent, and Faust's take_events acks a batch even when its body raises: the events would
-    be committed unapplied. Handlers are idempotent (each event is claimed by id), so a retry
+    agent, which Faust restarts past the batch: its events would be lost to this process.
+    Handlers are idempotent (each event is claimed by id), so a retry
     re-applies nothing; a handler's own bug is dead-lettered inside handle_batch and ends the
     retries."""
     def report(state: RetryCallState) -> None:
@@ -310,8 +315,27 @@ async def _db_ok(runtime: Runtime) -> bool:
         return False
 
 
+class QuietServer(uvicorn.Server):
+    """uvicorn's server ticking once a second instead of ten times.
+
+    uvicorn's main loop sleeps 0.1 s between ticks only to refresh the Date header once a
+    second and to notice a shutdown request; ten wake-ups a second are a fixed share of an
+    idle service's CPU. Here a tick refreshes the header every time (once a second) and a
+    shutdown signal is noticed within a second.
+    """
+
+    async def main_loop(self) -> None:
+        # should_exit is a plain flag uvicorn's signal handler sets: there is nothing to await
+        while not await self.on_tick(0):  # noqa: ASYNC110
+            await asyncio.sleep(1.0)
+
+
 def serve(app_factory: Callable[[], FastAPI], settings: CommonSettings) -> None:
     """Run one service process: uvicorn with the app's lifespan driving Faust."""
-    uvicorn.run(app_factory(), host=settings.host, port=settings.port, log_config=None,
-                lifespan="on", access_log=False, timeout_graceful_shutdown=15,
-                loop="uvloop", http="httptools")
+    config = uvicorn.Config(app_factory(), host=settings.host, port=settings.port,
+                            log_config=None, lifespan="on", access_log=False,
+                            timeout_graceful_shutdown=15, loop="uvloop", http="httptools")
+    server = QuietServer(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(3)   # as uvicorn.run: the socket could not be bound, or startup failed
