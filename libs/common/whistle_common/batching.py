@@ -17,10 +17,6 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-class StreamEnded(RuntimeError):
-    """The source ended (the stream was stopped) while a batch was awaited."""
-
-
 async def batches(source: AsyncIterable[T], max_size: int,
                   within: float = 0.0) -> AsyncIterator[list[T]]:
     """Yield lists of 1..max_size items of `source`.
@@ -28,9 +24,10 @@ async def batches(source: AsyncIterable[T], max_size: int,
     A batch starts with the first item to arrive (waited for without a timeout) and takes
     what arrives in the `within` seconds after it, or less once `max_size` items are there.
     A reader task moves items into a queue of `max_size` (it waits while the queue is full,
-    which holds the stream back instead of buffering without bound). A failure of the source
-    is raised after the items that came before it; the reader is cancelled when the generator
-    is closed.
+    which holds the stream back instead of buffering without bound). When the source ends (a
+    stopping service stops its streams) the batches end too, after the items already read; a
+    failure of the source is raised after them. The reader is cancelled when the generator is
+    closed.
     """
     if max_size < 1:
         raise ValueError("max_size must be at least 1")
@@ -46,7 +43,10 @@ async def batches(source: AsyncIterable[T], max_size: int,
     reader = asyncio.create_task(read(), name="batches-reader")
     try:
         while True:
-            batch = [await _first(pending, reader)]
+            first = await _first(pending, reader)
+            if first is _NOTHING:
+                return
+            batch = [first]
             deadline = loop.time() + within
             while len(batch) < max_size:
                 if pending.empty():
@@ -71,18 +71,17 @@ async def batches(source: AsyncIterable[T], max_size: int,
 _NOTHING: object = object()
 
 
-async def _first(pending: asyncio.Queue[T], reader: asyncio.Task) -> T:
-    """The next item, waiting without a timeout; the reader's failure or end is raised."""
+async def _first(pending: asyncio.Queue[T], reader: asyncio.Task) -> T | object:
+    """The next item, waiting without a timeout; `_NOTHING` once the reader has ended and
+    everything it read was taken, and the reader's failure raised then."""
+    if pending.empty() and not reader.done():
+        item = await _next_within(pending, reader, None)
+        if item is not _NOTHING:
+            return item
     if not pending.empty():
         return pending.get_nowait()
-    if reader.done():
-        reader.result()
-        raise StreamEnded("the stream ended")
-    item = await _next_within(pending, reader, None)
-    if item is not _NOTHING:
-        return item
     reader.result()
-    raise StreamEnded("the stream ended")
+    return _NOTHING
 
 
 async def _next_within(pending: asyncio.Queue[T], reader: asyncio.Task,

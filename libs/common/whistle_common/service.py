@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -321,13 +322,22 @@ class QuietServer(uvicorn.Server):
     uvicorn's main loop sleeps 0.1 s between ticks only to refresh the Date header once a
     second and to notice a shutdown request; ten wake-ups a second are a fixed share of an
     idle service's CPU. Here a tick refreshes the header every time (once a second) and a
-    shutdown signal is noticed within a second.
+    shutdown signal ends the wait at once.
     """
 
+    _exit: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        if self._loop is not None and self._exit is not None:
+            self._loop.call_soon_threadsafe(self._exit.set)  # safe from a signal handler
+
     async def main_loop(self) -> None:
-        # should_exit is a plain flag uvicorn's signal handler sets: there is nothing to await
-        while not await self.on_tick(0):  # noqa: ASYNC110
-            await asyncio.sleep(1.0)
+        self._loop, self._exit = asyncio.get_running_loop(), asyncio.Event()
+        while not await self.on_tick(0):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._exit.wait(), 1.0)
 
 
 def serve(app_factory: Callable[[], FastAPI], settings: CommonSettings) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from whistle_common.batching import StreamEnded, batches
+from whistle_common.batching import batches
 
 
 class Feed:
@@ -101,12 +101,21 @@ async def test_items_before_a_failure_are_delivered_first():
         await asyncio.wait_for(anext(taken), 1)
 
 
-async def test_an_ended_source_ends_the_wait():
+async def test_an_ended_source_ends_the_batches_after_what_was_read():
     feed = Feed()
-    taken = batches(feed, 5)
-    feed.push(StopAsyncIteration)
-    with pytest.raises(StreamEnded):
+    taken = batches(feed, 5, within=5)
+    feed.push(1, 2, StopAsyncIteration)
+    assert await asyncio.wait_for(anext(taken), 1) == [1, 2]
+    with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(anext(taken), 1)
+
+
+async def test_a_source_ending_while_the_consumer_waits_ends_the_batches():
+    feed = Feed()
+    _, waiting = await waiting_batch(feed, 0.01)
+    feed.push(StopAsyncIteration)
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(waiting, 1)
 
 
 async def test_closing_cancels_the_reader():
