@@ -78,6 +78,8 @@ class Context:
     autoclose_seconds: float = 7 * 86400
     merge_policy: MergePolicy | None = MergePolicy()  # None: never merge
     merge_categories: frozenset[str] | None = None     # None: every category merges
+    # told of every deadline a use case writes (the sweep schedule wakes for an earlier one)
+    on_deadline: Callable[[datetime], None] = lambda due: None
 
     def merges(self, category: str) -> bool:
         return self.merge_policy is not None and (
@@ -525,6 +527,7 @@ async def decide_extension(ctx: Context, uow: UnitOfWork, cmd: DecideExtension) 
     if cmd.approve:
         seq = case.assignments.index(case.assignment(cmd.dept))
         await uow.cases.reschedule(case.id, seq, "resolve", case.assignments[seq].resolve_by)
+        ctx.on_deadline(case.assignments[seq].resolve_by)
     return case
 
 
@@ -564,6 +567,11 @@ async def sweep(ctx: Context, unit_of_work: Callable[[], UnitOfWork], now: datet
             break
         fired += outcome
     return fired
+
+
+async def next_deadline(uow: UnitOfWork, at: At) -> datetime | None:
+    """When the earliest watched deadline falls (None: nothing is watched)."""
+    return await uow.cases.next_due()
 
 
 async def fire_due(ctx: Context, uow: UnitOfWork, at: At) -> bool | None:
@@ -614,7 +622,10 @@ async def _save(ctx: Context, uow: UnitOfWork, case: Case, now: datetime) -> lis
     autoclose_at = None
     if case.status == "resolved" and case.resolved_at is not None:
         autoclose_at = case.resolved_at + timedelta(seconds=ctx.autoclose_seconds)
-    await uow.cases.sync_supervision(case.id, watches(case.assignments, autoclose_at))
+    owed = watches(case.assignments, autoclose_at)
+    await uow.cases.sync_supervision(case.id, owed)
+    if owed:
+        ctx.on_deadline(min(due for _, _, due in owed))
     RESOLVED.inc(sum(1 for e in events if e.type == "case.resolved.v1"))
     await uow.outbox.add_many([item for e in events if (item := _envelope(case, e, now))])
     return events

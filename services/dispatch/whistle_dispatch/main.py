@@ -22,6 +22,7 @@ from .adapters.uow import PgDispatchUnitOfWork
 from .domain.merging import MergePolicy
 from .domain.supervision import Policy
 from .entrypoints import http
+from .schedule import SweepSchedule
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,23 @@ async def refresh_gauges(runtime: Runtime, every: float, depts: list[str]) -> No
         await asyncio.sleep(every)
 
 
+async def supervise(runtime: Runtime, ctx: handlers.Context, schedule: SweepSchedule) -> None:
+    """Fire due stages whenever the schedule says a deadline has come. Every worker sweeps;
+    row locks make each stage fire exactly once."""
+    while True:
+        now = upcoming = datetime.now(UTC)  # no database yet: look again shortly
+        if runtime.pool is not None:
+            try:
+                await handlers.sweep(ctx, runtime.uow, now)
+                schedule.swept(now)
+                upcoming = await run_use_case(runtime.uow, handlers.next_deadline,
+                                              handlers.At(now))
+            except Exception:  # noqa: BLE001 - a failed sweep is retried on the next one
+                log.exception("supervision sweep failed")
+                upcoming = now  # retry after the shortest interval
+        await schedule.wait(upcoming)
+
+
 def merge_settings(settings: Settings) -> dict:
     """The merge policy (并单) the settings ask for: which categories, how far apart."""
     chosen = settings.merge_categories.strip()
@@ -62,11 +80,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the dispatch service app (nothing opens until the lifespan runs)."""
     settings = settings or Settings()
     catalogue = load_catalogue()
+    schedule = SweepSchedule(min_interval=settings.sweep_seconds,
+                             max_idle=max(settings.sweep_seconds, settings.sweep_idle_seconds))
     ctx = handlers.Context(catalogue, load_territory(), is_workday,
                            dict(settings.whistle_dept_secrets), settings.max_returns,
                            time_scale=settings.time_scale,
                            policy=Policy.parse(settings.escalation_policy),
                            autoclose_seconds=settings.autoclose_seconds * settings.time_scale,
+                           on_deadline=schedule.deadline_written,
                            **merge_settings(settings))
     consumers = [
         ConsumerSpec(INCIDENTS_RECEIVED, name="dispatch.incidents",
@@ -79,11 +100,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         handlers.ACK_SECONDS.labels(dept)
     tasks: list[asyncio.Task] = []
 
-    async def start_gauges(runtime: Runtime) -> None:
+    async def start_background(runtime: Runtime) -> None:
         tasks.append(asyncio.create_task(
             refresh_gauges(runtime, settings.gauge_refresh_seconds, depts)))
+        tasks.append(asyncio.create_task(supervise(runtime, ctx, schedule),
+                                         name="supervision-sweep"))
 
-    async def stop_gauges(_: Runtime) -> None:
+    async def stop_background(_: Runtime) -> None:
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -91,19 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = create_service(settings=settings, package="whistle_dispatch",
                          title="Whistle dispatch", routers=[http.router], consumers=consumers,
-                         dept_codes=depts, on_start=[start_gauges], on_stop=[stop_gauges],
+                         dept_codes=depts, on_start=[start_background], on_stop=[stop_background],
                          unit_of_work=PgDispatchUnitOfWork)
     app.state.ctx = ctx
-    runtime = app.state.runtime
-
-    @runtime.faust_app.timer(interval=settings.sweep_seconds)
-    async def supervise() -> None:
-        """Every worker sweeps; row locks make each stage fire exactly once."""
-        if runtime.pool is None:
-            return
-        try:
-            await handlers.sweep(ctx, runtime.uow, datetime.now(UTC))
-        except Exception:  # noqa: BLE001 - a failed sweep is retried on the next tick
-            log.exception("supervision sweep failed")
-
     return app

@@ -25,8 +25,12 @@ class Settings(service_settings("dispatch", 8002)):
                              gt=0, le=1)
     escalation_policy: str = _env("escalation_policy", "street=7200,district=14400,city=28800",
                                   "seconds after the previous stage before each level")
-    sweep_seconds: float = _env("sweep_seconds", 1.0, "how often workers look for due stages",
-                                gt=0)
+    sweep_seconds: float = _env("sweep_seconds", 1.0,
+                                "least time between two sweeps for due stages", gt=0)
+    sweep_idle_seconds: float = _env(
+        "sweep_idle_seconds", 10.0,
+        "most time between two sweeps: a worker sweeps when the earliest deadline comes, or "
+        "after this long (deadlines another worker wrote)", gt=0)
     autoclose_seconds: float = _env("autoclose_seconds", 7 * 86400,
                                     "a resolved case not rated closes after this", gt=0)
     merge_categories: str = _env(

@@ -83,6 +83,10 @@ class FakeCases:
         if (case_id, seq, kind) in self.supervision:
             self.supervision[case_id, seq, kind] = {"stage": 0, "due_at": due_at}
 
+    async def next_due(self) -> datetime | None:
+        return min((w["due_at"] for w in self.supervision.values()
+                    if w["due_at"] != INFINITY), default=None)
+
     async def claim_due(self, now: datetime) -> tuple[dict[str, Any], Case] | None:
         due = sorted((w["due_at"], key) for key, w in self.supervision.items()
                      if w["due_at"] <= now and key[0] not in self.held)

@@ -123,6 +123,11 @@ class CaseRepository:
             "UPDATE supervision SET stage=0, due_at=$4 WHERE case_id=$1 AND seq=$2 AND kind=$3",
             uuid.UUID(case_id), seq, kind, due_at)
 
+    async def next_due(self) -> datetime | None:
+        """The earliest due time of a watch still running (parked ones are due at infinity)."""
+        return await self._conn.fetchval(
+            "SELECT min(due_at) FROM supervision WHERE due_at < 'infinity'")
+
     async def claim_due(self, now: datetime) -> tuple[dict[str, Any], Case] | None:
         """The earliest due watch and its case, both locked until the end of the transaction.
 
