@@ -545,6 +545,15 @@ async def main(args) -> None:
     results["idle"]["after load"] = await idle_burn(components, args.idle_seconds)
     results["idle"]["after load"]["quiet_after_s"] = waited
     print(json.dumps(results["idle"]["after load"]["cores"]), flush=True)
+    if args.settled_minutes > 0:
+        # what a city's stack burns at night: Kafka's JIT has compiled the paths traffic takes
+        # and PostgreSQL's autovacuum has finished with the tables the load wrote
+        print(f"6/6 idle burn settled ({args.settled_minutes:g} min more with no traffic) …",
+              flush=True)
+        await asyncio.sleep(args.settled_minutes * 60)
+        results["idle"]["settled"] = await idle_burn(components, args.idle_seconds)
+        results["idle"]["settled"]["idle_before_min"] = args.settled_minutes
+        print(json.dumps(results["idle"]["settled"]["cores"]), flush=True)
     sat = results["pipeline_saturation"]["events_per_s"]
     results["ratios"] = {
         "pipeline / Kafka ceiling": sat / results["kafka_ceiling"]["events_per_s"],
@@ -580,6 +589,9 @@ if __name__ == "__main__":
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--settle-seconds", type=float, default=10.0,
                         help="quiet time before each idle or rate measurement")
+    parser.add_argument("--settled-minutes", type=float, default=3.0,
+                        help="after the load, this long without traffic before the last idle "
+                             "measurement (0: skip it)")
     parser.add_argument("--idle-only", action="store_true",
                         help="measure the idle burn only (for before/after comparisons)")
     asyncio.run(main(parser.parse_args()))
