@@ -23,7 +23,7 @@ from whistle_common.envelope import Envelope
 from whistle_common.usecase import NotFound, run_use_case
 
 from .adapters.channels import Channel, DeliveryError, Message
-from .domain.delivery import QuietHours, RetryPolicy, rate_limited
+from .domain.delivery import Attempt, QuietHours, RetryPolicy, Sent, rate_limited
 from .domain.rules import Target, targets
 from .render import Renderer
 from .schemas import PreferencesIn
@@ -229,17 +229,38 @@ async def _address(ctx: Context, uow: UnitOfWork, recipient: str, channel: str) 
 async def record_attempt(ctx: Context, uow: UnitOfWork, command: RecordAttempt) -> str:
     """Record an attempt: sent, pending again after a backoff, or dead — dead-lettered to
     notifications.dlq through the outbox in this same unit. Returns the outcome."""
-    row, error, now = command.notification, command.error, ctx.clock()
-    attempts, channel = row["attempts"] + 1, row["channel"]
-    await uow.notifications.add_attempt(
-        row["id"], at=now, outcome="sent" if error is None else "failed",
-        error=error.reason if error else None, seconds=command.seconds)
-    if error is None:
-        await uow.notifications.mark_sent(row["id"], attempts=attempts, body=command.body,
-                                          at=now)
+    [outcome] = await record_attempts(ctx, uow, RecordAttempts([command]))
+    return outcome
+
+
+async def record_attempts(ctx: Context, uow: UnitOfWork, command: RecordAttempts) -> list[str]:
+    """Record the attempts of a round in one unit of work; the outcome of each, in order.
+
+    The deliveries, most of a round, take two statements however many there are (the
+    attempts inserted, the notifications marked sent); a failure is recorded on its own.
+    """
+    now = ctx.clock()
+    attempts = [Attempt(a.notification["id"], now, "sent" if a.error is None else "failed",
+                        a.error.reason if a.error else None, a.seconds)
+                for a in command.attempts]
+    await uow.notifications.add_attempts(attempts)
+    sent = [a for a in command.attempts if a.error is None]
+    await uow.notifications.mark_sent([Sent(a.notification["id"], a.notification["attempts"] + 1,
+                                            a.body, now) for a in sent])
+    for attempt in sent:
+        channel = attempt.notification["channel"]
         SENT.labels(channel, "sent").inc()
-        LATENCY.labels(channel).observe((now - row["created_at"]).total_seconds())
-        return "sent"
+        LATENCY.labels(channel).observe((now - attempt.notification["created_at"])
+                                        .total_seconds())
+    return [("sent" if a.error is None else await _record_failure(ctx, uow, a, a.error, now))
+            for a in command.attempts]
+
+
+async def _record_failure(ctx: Context, uow: UnitOfWork, command: RecordAttempt,
+                          error: DeliveryError, now: datetime) -> str:
+    """A failed attempt: pending again after a backoff, or dead and dead-lettered."""
+    row = command.notification
+    attempts, channel = row["attempts"] + 1, row["channel"]
     delay = None if error.permanent else ctx.policy.next_delay(attempts)
     if delay is None:
         await uow.notifications.mark_dead(row["id"], attempts=attempts, body=command.body,
@@ -259,11 +280,6 @@ async def record_attempt(ctx: Context, uow: UnitOfWork, command: RecordAttempt) 
     log.info("delivery failed, will retry", notification=str(row["id"]), channel=channel,
              attempts=attempts, retry_in=round(delay, 2))
     return "failed"
-
-
-async def record_attempts(ctx: Context, uow: UnitOfWork, command: RecordAttempts) -> list[str]:
-    """`record_attempt` for each attempt of a round, in one transaction."""
-    return [await record_attempt(ctx, uow, attempt) for attempt in command.attempts]
 
 
 async def seconds_to_next_due(ctx: Context, uow: UnitOfWork, shortest: float) -> float:

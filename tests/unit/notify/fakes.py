@@ -10,6 +10,7 @@ from typing import Any
 
 from whistle_common.uow import FakeUnitOfWork
 from whistle_notify.adapters.channels import DeliveryError, Message
+from whistle_notify.domain.delivery import Attempt, Sent
 
 LISTED = ("id", "event_type", "recipient", "channel", "status", "body", "attempts",
           "created_at", "sent_at")
@@ -19,6 +20,7 @@ class FakeNotifications:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, dict[str, Any]] = {}
         self.attempts_of: dict[uuid.UUID, list[dict[str, Any]]] = {}
+        self.statements = 0  # writes of attempts and deliveries, each one statement
 
     async def add(self, row: dict[str, Any]) -> bool:
         key = (row["event_id"], row["recipient"], row["channel"])
@@ -64,15 +66,17 @@ class FakeNotifications:
             row.update(status="digested", sent_at=at)
         return [copy.deepcopy(r["context"]) for r in joined]
 
-    async def add_attempt(self, notification_id: uuid.UUID, *, at: datetime, outcome: str,
-                          error: str | None, seconds: float) -> None:
-        self.attempts_of.setdefault(notification_id, []).append(
-            {"at": at, "outcome": outcome, "error": error, "seconds": seconds})
+    async def add_attempts(self, attempts: list[Attempt]) -> None:
+        self.statements += 1 if attempts else 0
+        for a in attempts:
+            self.attempts_of.setdefault(a.notification_id, []).append(
+                {"at": a.at, "outcome": a.outcome, "error": a.error, "seconds": a.seconds})
 
-    async def mark_sent(self, notification_id: uuid.UUID, *, attempts: int, body: str,
-                        at: datetime) -> None:
-        self.rows[notification_id].update(status="sent", attempts=attempts, body=body,
-                                          sent_at=at, lease_until=None)
+    async def mark_sent(self, sent: list[Sent]) -> None:
+        self.statements += 1 if sent else 0
+        for s in sent:
+            self.rows[s.notification_id].update(status="sent", attempts=s.attempts, body=s.body,
+                                                sent_at=s.at, lease_until=None)
 
     async def mark_dead(self, notification_id: uuid.UUID, *, attempts: int, body: str,
                         error: str) -> None:

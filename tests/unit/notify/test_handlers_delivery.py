@@ -187,10 +187,40 @@ async def test_a_round_is_three_units_of_work_however_many_it_delivers(ctx, uow,
         await consume(ctx, uow, event("case.created.v1", {
             **CASE, "case_id": f"c-{n}", "incident_id": f"i-{n}",
             "reporter": {"phone": f"13700{n}"}}))
-    before = uow.commits
+    before, writes = uow.commits, uow.notifications.statements
     assert await deliver(ctx, uow) == 5
     assert len(channels["sms"].sent) == 5 and not rows(uow, status="pending")
     assert uow.commits - before == 3  # claim, prepare all, record all
+    # the record: five attempts inserted in one statement, five marked sent in another
+    assert uow.notifications.statements - writes == 2
+    assert all(outcomes(uow, row) == ["sent"] for row in rows(uow))
+
+
+async def test_a_round_records_deliveries_and_failures_each_as_they_went(ctx, uow):
+    for n in range(3):
+        await consume(ctx, uow, event("case.created.v1", {
+            **CASE, "case_id": f"c-{n}", "incident_id": f"i-{n}",
+            "reporter": {"phone": f"13700{n}"}}))
+    mixed = replace(ctx, channels={**ctx.channels, "sms": TakeTurns(
+        "sms", DeliveryError("HTTP 503"), None, DeliveryError("HTTP 400", permanent=True))})
+    assert await deliver(mixed, uow) == 3
+    statuses = sorted((stored(uow, r)["status"], outcomes(uow, r)) for r in rows(uow))
+    assert statuses == [("dead", ["failed"]), ("pending", ["failed"]), ("sent", ["sent"])]
+    assert len(uow.outbox.dead) == 1
+
+
+class TakeTurns(FakeChannel):
+    """Fails or delivers in the order given (None: delivers)."""
+
+    def __init__(self, name: str, *turns: DeliveryError | None) -> None:
+        super().__init__(name)
+        self.turns = list(turns)
+
+    async def send(self, message):
+        turn = self.turns.pop(0) if self.turns else None
+        if turn is not None:
+            raise turn
+        self.sent.append(message)
 
 
 class BrokenChannel(FakeChannel):

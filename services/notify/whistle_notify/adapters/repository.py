@@ -13,6 +13,8 @@ from typing import Any
 
 import asyncpg
 
+from ..domain.delivery import Attempt, Sent
+
 CLAIMABLE = "status IN ('pending','deferred') OR (status='sending' AND lease_until < $1)"
 
 
@@ -102,17 +104,22 @@ class NotificationRepository:
                RETURNING context""", digest_key, into, at)
         return [json.loads(r["context"]) for r in rows]
 
-    async def add_attempt(self, notification_id: uuid.UUID, *, at: datetime, outcome: str,
-                          error: str | None, seconds: float) -> None:
-        await self._conn.execute(
-            "INSERT INTO delivery_attempts(notification_id, at, outcome, error, seconds) "
-            "VALUES ($1,$2,$3,$4,$5)", notification_id, at, outcome, error, seconds)
+    async def add_attempts(self, attempts: list[Attempt]) -> None:
+        """Record delivery attempts, one statement however many."""
+        if attempts:
+            await self._conn.execute(
+                "INSERT INTO delivery_attempts(notification_id, at, outcome, error, seconds) "
+                "SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], "
+                "$5::float8[])", *map(list, zip(*attempts, strict=True)))
 
-    async def mark_sent(self, notification_id: uuid.UUID, *, attempts: int, body: str,
-                        at: datetime) -> None:
-        await self._conn.execute(
-            "UPDATE notifications SET status='sent', attempts=$2, body=$3, sent_at=$4, "
-            "lease_until=NULL WHERE id=$1", notification_id, attempts, body, at)
+    async def mark_sent(self, sent: list[Sent]) -> None:
+        """Mark notifications delivered, one statement however many."""
+        if sent:
+            await self._conn.execute(
+                "UPDATE notifications n SET status='sent', attempts=u.attempts, body=u.body, "
+                "sent_at=u.at, lease_until=NULL FROM unnest($1::uuid[], $2::int[], $3::text[], "
+                "$4::timestamptz[]) AS u(id, attempts, body, at) WHERE n.id = u.id",
+                *map(list, zip(*sent, strict=True)))
 
     async def mark_dead(self, notification_id: uuid.UUID, *, attempts: int, body: str,
                         error: str) -> None:

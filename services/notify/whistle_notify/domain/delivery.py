@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -53,3 +55,22 @@ class QuietHours:
 def rate_limited(sent_in_window: int, limit: int) -> bool:
     """Whether one more message would exceed the per-recipient limit."""
     return sent_in_window >= limit
+
+
+class Attempt(NamedTuple):
+    """One try at delivering a notification, as recorded."""
+
+    notification_id: uuid.UUID
+    at: datetime
+    outcome: str            # sent | failed
+    error: str | None
+    seconds: float
+
+
+class Sent(NamedTuple):
+    """A notification delivered: its attempts so far and the body that went out."""
+
+    notification_id: uuid.UUID
+    attempts: int
+    body: str
+    at: datetime
