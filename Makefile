@@ -32,7 +32,7 @@ test: bootstrap
 	@$(UV) run --frozen pytest -ra
 
 unit: bootstrap
-	@$(UV) run --frozen pytest -ra tests/unit
+	@$(UV) run --frozen pytest -ra -n auto --maxprocesses 4 tests/unit
 
 bench: bootstrap
 	@$(UV) sync --frozen --quiet --group bench

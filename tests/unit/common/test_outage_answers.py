@@ -35,12 +35,12 @@ def app_of(service: str):
 
 CALLS = [
     ("intake", "POST", "/v1/incidents", HOTLINE, INCIDENT),
-    ("intake", "GET", f"/v1/incidents/{uuid.uuid4()}", HOTLINE, None),
+    ("intake", "GET", f"/v1/incidents/{uuid.UUID(int=1)}", HOTLINE, None),
     ("dispatch", "GET", "/v1/cases", OPERATOR, None),
-    ("dispatch", "POST", f"/v1/cases/{uuid.uuid4()}/rating", OPERATOR,
+    ("dispatch", "POST", f"/v1/cases/{uuid.UUID(int=2)}/rating", OPERATOR,
      {"rating": "satisfied"}),
     ("notify", "GET", "/v1/notifications?recipient=dept:huanbao", OPERATOR, None),
-    ("notify", "GET", f"/v1/notifications/{uuid.uuid4()}", OPERATOR, None),
+    ("notify", "GET", f"/v1/notifications/{uuid.UUID(int=3)}", OPERATOR, None),
     ("scoring", "GET", "/v1/tasks", OPERATOR, None),
     ("scoring", "GET", "/v1/leaderboards?scope=community:120119001001", OPERATOR, None),
 ]

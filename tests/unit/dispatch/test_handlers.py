@@ -184,7 +184,7 @@ async def test_an_http_report_on_a_case_not_dispatched_to_the_department_is_forb
     assert (await uow.cases.load(case.id)).assignment("huanwei") is None
 
 
-@pytest.mark.parametrize("case_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("case_id", [str(uuid.UUID(int=7)), "not-a-uuid"])
 async def test_an_http_report_on_an_unknown_case_is_not_found(uow, case_id):
     with pytest.raises(ProblemError) as missing:
         await reported(uow, case_id, "gongan", "acknowledged")
@@ -386,7 +386,7 @@ async def test_a_case_is_read_with_its_timeline(uow):
     assert timeline[-1]["type"] == "case.acknowledged.v1" and timeline[-1]["dept"] == "gongan"
 
 
-@pytest.mark.parametrize("case_id", [str(uuid.uuid4()), "nope"])
+@pytest.mark.parametrize("case_id", [str(uuid.UUID(int=8)), "nope"])
 async def test_an_unknown_case_is_not_found(uow, case_id):
     with pytest.raises(ProblemError) as missing:
         await read(uow, handlers.get_case, handlers.CaseRef(case_id))

@@ -70,7 +70,7 @@ async def test_one_notification_comes_with_every_attempt(ctx, uow, channels, clo
         ("failed", "HTTP 503"), ("sent", None)]
 
 
-@pytest.mark.parametrize("notification_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("notification_id", [str(uuid.UUID(int=7)), "not-a-uuid"])
 async def test_an_unknown_notification_is_not_found(uow, notification_id):
     with pytest.raises(NotFound):
         await handlers.get_one(uow, notification_id)
