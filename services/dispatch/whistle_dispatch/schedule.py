@@ -27,6 +27,11 @@ class SweepSchedule:
         self._target: datetime | None = None   # when the current wait ends
         self._wake = asyncio.Event()
 
+    @property
+    def asleep(self) -> bool:
+        """True while `wait` sleeps towards a sweep."""
+        return self._target is not None
+
     def deadline_written(self, due: datetime) -> None:
         """A use case wrote a deadline due at `due`: wake the wait if it ends later."""
         if self._hint is None or due < self._hint:

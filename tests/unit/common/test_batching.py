@@ -57,36 +57,56 @@ async def test_the_reader_holds_the_source_back_while_the_queue_is_full():
     taken = batches(feed, 2)
     feed.push(*range(10))
     first = await asyncio.wait_for(anext(taken), 1)
-    for _ in range(5):
-        await asyncio.sleep(0)
+    await rounds(5)
     # one batch out, one queue of two waiting, one item held by the blocked put
     assert first == [0, 1]
     assert feed.pulled <= 5
     await taken.aclose()
 
 
-async def waiting_batch(feed: Feed, pause: float):
-    """A consumer waiting for its first batch of `feed` (after `pause` seconds)."""
+async def until(condition, rounds: int = 1000) -> None:
+    """Let the loop run until `condition()` holds (rounds of the loop, not wall time)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
+
+
+async def rounds(n: int = 10) -> None:
+    """Let the loop run `n` rounds: what is ready runs, no wall time passes."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def waiting_batch(feed: Feed):
+    """A consumer waiting for its first batch of `feed`."""
     taken = batches(feed, 5)
     waiting = asyncio.ensure_future(anext(taken))
-    await asyncio.sleep(pause)
+    await rounds()
     return taken, waiting
 
 
-async def test_waiting_for_the_first_event_sets_no_timer():
+@pytest.mark.parametrize("within", [0.0, 0.3])
+async def test_an_idle_consumer_sets_no_timer(within):
     feed = Feed()
-    taken, waiting = await waiting_batch(feed, 0.05)
+    taken = batches(feed, 5, within=within)
+    feed.push("a")
+    assert await asyncio.wait_for(anext(taken), 2) == ["a"]  # a batch has come and gone
+    waiting = asyncio.ensure_future(anext(taken))
+    await rounds()
     loop = asyncio.get_running_loop()
     # nothing scheduled to wake the idle consumer: no timer handles on the loop
+    assert not waiting.done()
     assert not any(not h.cancelled() for h in loop._scheduled)  # noqa: SLF001
-    feed.push("x")
-    assert await asyncio.wait_for(waiting, 1) == ["x"]
+    feed.push("b")
+    assert await asyncio.wait_for(waiting, 2) == ["b"]
     await taken.aclose()
 
 
 async def test_a_failing_source_is_raised_to_the_consumer_even_while_it_waits():
     feed = Feed()
-    _, waiting = await waiting_batch(feed, 0)
+    _, waiting = await waiting_batch(feed)
     feed.push(RuntimeError("broker gone"))
     with pytest.raises(RuntimeError, match="broker gone"):
         await asyncio.wait_for(waiting, 1)
@@ -112,7 +132,7 @@ async def test_an_ended_source_ends_the_batches_after_what_was_read():
 
 async def test_a_source_ending_while_the_consumer_waits_ends_the_batches():
     feed = Feed()
-    _, waiting = await waiting_batch(feed, 0.01)
+    _, waiting = await waiting_batch(feed)
     feed.push(StopAsyncIteration)
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(waiting, 1)
@@ -136,11 +156,12 @@ async def test_a_batch_size_below_one_is_refused():
 
 async def test_the_window_takes_what_comes_after_the_first_event():
     feed = Feed()
-    taken = batches(feed, 10, within=0.2)
+    taken = batches(feed, 10, within=0.5)
     waiting = asyncio.ensure_future(anext(taken))
     feed.push(1)
-    await asyncio.sleep(0.05)
-    assert not waiting.done()
+    await until(lambda: feed.pulled == 1)
+    await rounds()
+    assert not waiting.done()  # the window is open
     feed.push(2, 3)
     assert await asyncio.wait_for(waiting, 1) == [1, 2, 3]
     await taken.aclose()
@@ -167,26 +188,14 @@ async def test_a_full_batch_does_not_wait_out_the_window():
     await taken.aclose()
 
 
-async def test_an_idle_consumer_with_a_window_sets_no_timer():
-    feed = Feed()
-    taken = batches(feed, 5, within=0.5)
-    feed.push("a")
-    assert await asyncio.wait_for(anext(taken), 2) == ["a"]
-    waiting = asyncio.ensure_future(anext(taken))
-    await asyncio.sleep(0.05)
-    loop = asyncio.get_running_loop()
-    assert not any(not h.cancelled() for h in loop._scheduled)  # noqa: SLF001
-    feed.push("b")
-    assert await asyncio.wait_for(waiting, 2) == ["b"]
-    await taken.aclose()
-
-
 async def test_a_failure_inside_the_window_delivers_the_batch_then_raises():
     feed = Feed()
     taken = batches(feed, 10, within=5)
     feed.push(1, 2)
     waiting = asyncio.ensure_future(anext(taken))
-    await asyncio.sleep(0.01)
+    await until(lambda: feed.pulled == 2)
+    await rounds()
+    assert not waiting.done()  # the batch is open, its window running
     feed.push(RuntimeError("broker gone"))
     assert await asyncio.wait_for(waiting, 1) == [1, 2]
     with pytest.raises(RuntimeError, match="broker gone"):
@@ -202,7 +211,7 @@ async def test_nothing_is_lost_or_repeated_across_many_windows():
         for i in sent:
             feed.push(i)
             if i % 13 == 0:
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(0)  # the consumer takes what has come so far
 
     producer = asyncio.ensure_future(produce())
     got: list[int] = []

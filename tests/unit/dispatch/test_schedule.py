@@ -21,6 +21,15 @@ def in_(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
+async def asleep(schedule: SweepSchedule) -> None:
+    """Until the schedule's wait has started sleeping (rounds of the loop, not wall time)."""
+    for _ in range(1000):
+        if schedule.asleep:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the schedule never went to sleep")
+
+
 async def timed(awaitable) -> float:
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -46,15 +55,15 @@ async def test_a_deadline_already_past_waits_only_the_least_interval():
 async def test_an_earlier_deadline_written_while_asleep_wakes_the_worker_for_it():
     schedule = SweepSchedule(min_interval=0.01, max_idle=30)
     waiting = asyncio.ensure_future(timed(schedule.wait(None)))
-    await asyncio.sleep(0.05)
+    await asleep(schedule)
     schedule.deadline_written(in_(0.1))
-    assert 0.14 <= await waiting < 2
+    assert 0.09 <= await waiting < 2
 
 
 async def test_a_later_deadline_written_does_not_move_the_sweep():
     schedule = SweepSchedule(min_interval=0.01, max_idle=30)
     waiting = asyncio.ensure_future(timed(schedule.wait(in_(0.2))))
-    await asyncio.sleep(0.05)
+    await asleep(schedule)
     schedule.deadline_written(in_(3600))
     assert 0.19 <= await waiting < 1
 
@@ -63,8 +72,9 @@ async def test_however_many_deadlines_are_written_sweeps_keep_the_least_interval
     schedule = SweepSchedule(min_interval=0.3, max_idle=30)
     waiting = asyncio.ensure_future(timed(schedule.wait(None)))
     for _ in range(5):
+        await asleep(schedule)               # woken by each, it goes back to sleep
         schedule.deadline_written(in_(-1))
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0)
     assert 0.29 <= await waiting < 2
 
 
