@@ -122,9 +122,8 @@ async def apply_until_done(consumer: EventConsumer, batch: list[Raw], *,
     """Apply a batch, retrying with back-off while it fails as a whole (a dead letter that
     cannot reach Kafka, the database gone between retries). Raising instead would crash the
     agent, which Faust restarts past the batch: its events would be lost to this process.
-    Handlers are idempotent (each event is claimed by id), so a retry
-    re-applies nothing; a handler's own bug is dead-lettered inside handle_batch and ends the
-    retries."""
+    Handlers are idempotent (each event is claimed by id), so a retry re-applies nothing; a
+    handler's own bug is dead-lettered inside handle_batch and ends the retries."""
     def report(state: RetryCallState) -> None:
         log.error("batch not applied, retrying", topic=consumer.spec.topic, size=len(batch),
                   attempt=state.attempt_number, retry_in=round(state.upcoming_sleep, 3),

@@ -226,15 +226,10 @@ async def _address(ctx: Context, uow: UnitOfWork, recipient: str, channel: str) 
     return ctx.emails.get(recipient) or contact.get("email")
 
 
-async def record_attempt(ctx: Context, uow: UnitOfWork, command: RecordAttempt) -> str:
-    """Record an attempt: sent, pending again after a backoff, or dead — dead-lettered to
-    notifications.dlq through the outbox in this same unit. Returns the outcome."""
-    [outcome] = await record_attempts(ctx, uow, RecordAttempts([command]))
-    return outcome
-
-
 async def record_attempts(ctx: Context, uow: UnitOfWork, command: RecordAttempts) -> list[str]:
-    """Record the attempts of a round in one unit of work; the outcome of each, in order.
+    """Record the attempts of a round in one unit of work; the outcome of each, in order:
+    sent, pending again after a backoff, or dead — dead-lettered to notifications.dlq through
+    the outbox in this same unit.
 
     The deliveries, most of a round, take two statements however many there are (the
     attempts inserted, the notifications marked sent); a failure is recorded on its own.

@@ -29,7 +29,8 @@ def dead(row) -> handlers.RecordAttempt:
 async def test_a_dead_notification_goes_to_the_outbox_with_its_reason(ctx, uow):
     row = await claimed_sms(uow)
     async with uow:
-        assert await handlers.record_attempt(ctx, uow, dead(row)) == "dead"
+        assert await handlers.record_attempts(
+            ctx, uow, handlers.RecordAttempts([dead(row)])) == ["dead"]
         assert uow.notifications.rows[row["id"]]["status"] == "dead"
         await uow.commit()
     [letter] = uow.outbox.dead
@@ -42,6 +43,6 @@ async def test_a_dead_notification_goes_to_the_outbox_with_its_reason(ctx, uow):
 async def test_without_a_commit_neither_the_death_nor_its_dead_letter_remains(ctx, uow):
     row = await claimed_sms(uow)
     async with uow:
-        await handlers.record_attempt(ctx, uow, dead(row))
+        await handlers.record_attempts(ctx, uow, handlers.RecordAttempts([dead(row)]))
     assert uow.outbox.dead == [] and uow.rollbacks == 1
     assert uow.notifications.rows[row["id"]]["status"] == "sending"
