@@ -25,6 +25,7 @@ from .batching import batches
 from .commit_guard import guard_commits
 from .consumer import ConsumerSpec, EventConsumer, Raw
 from .db import create_pool, migrate
+from .faust_consumer import quiet_consumer
 from .http import BodyGuardMiddleware
 from .kafka import Producer
 from .lag import export_lag
@@ -86,6 +87,9 @@ def make_faust_app(settings: CommonSettings) -> faust.App:
         # puts an incident's records for its community and its street in one request
         producer_linger=0.01,
     )
+    # the transport resolves its event loop lazily: setting its consumer class here is safe
+    app.transport.Consumer = quiet_consumer(settings.kafka_fetch_max_wait_ms,
+                                            settings.kafka_fetcher_poll_seconds)
     if _faust_metrics is None:
         _faust_metrics = FaustMetrics.create(REGISTRY, "faust")
     app.monitor = PrometheusMonitor(metrics=_faust_metrics)

@@ -55,6 +55,10 @@ class CommonSettings(BaseSettings):
     outbox_batch_size: int = Field(500, ge=1, le=10_000)
     outbox_poll_seconds: float = Field(0.5, gt=0)
     lag_refresh_seconds: float = Field(10.0, gt=0)
+    # how long a consumer's fetch waits at the broker for a record (Faust's own is 1.5 s), and
+    # how often aiokafka's fetcher wakes on its own while a fetch is in flight (its own 0.2 s)
+    kafka_fetch_max_wait_ms: int = Field(3000, ge=100, le=30_000)
+    kafka_fetcher_poll_seconds: float = Field(1.0, gt=0, le=30)
     whistle_api_tokens: dict[str, dict] = Field(default_factory=lambda: dict(DEV_TOKENS))
     whistle_dept_secrets: dict[str, str] = Field(default_factory=lambda: dict(DEV_DEPT_SECRETS))
 
