@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import uvicorn
+from whistle_serving import QuietServer
 
 from .app import create_app
 from .settings import ConsoleSettings
@@ -14,9 +15,13 @@ def main() -> None:
     settings = ConsoleSettings()
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower(), proxy_headers=True,
-                server_header=False)
+    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
+                            log_level=settings.log_level.lower(), proxy_headers=True,
+                            server_header=False)
+    server = QuietServer(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(3)  # as uvicorn.run: the socket could not be bound, or startup failed
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from faust.contrib.asgi import faust_app_running
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+from whistle_serving import QuietServer
 
 from .auth import TokenTable
 from .batching import batches
@@ -317,30 +317,6 @@ async def _db_ok(runtime: Runtime) -> bool:
             return await conn.fetchval("SELECT 1", timeout=2) == 1
     except Exception:  # noqa: BLE001 - readiness answers yes or no
         return False
-
-
-class QuietServer(uvicorn.Server):
-    """uvicorn's server ticking once a second instead of ten times.
-
-    uvicorn's main loop sleeps 0.1 s between ticks only to refresh the Date header once a
-    second and to notice a shutdown request; ten wake-ups a second are a fixed share of an
-    idle service's CPU. Here a tick refreshes the header every time (once a second) and a
-    shutdown signal ends the wait at once.
-    """
-
-    _exit: asyncio.Event | None = None
-    _loop: asyncio.AbstractEventLoop | None = None
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        super().handle_exit(sig, frame)
-        if self._loop is not None and self._exit is not None:
-            self._loop.call_soon_threadsafe(self._exit.set)  # safe from a signal handler
-
-    async def main_loop(self) -> None:
-        self._loop, self._exit = asyncio.get_running_loop(), asyncio.Event()
-        while not await self.on_tick(0):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._exit.wait(), 1.0)
 
 
 def serve(app_factory: Callable[[], FastAPI], settings: CommonSettings) -> None:

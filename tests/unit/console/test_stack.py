@@ -6,7 +6,10 @@ import socket
 from pathlib import Path
 
 import httpx
+import pytest
+import whistle_console.__main__ as console_main
 import yaml
+from whistle_serving import QuietServer
 from whistle_stack.cli import COMPONENTS
 from whistle_stack.console import ConsoleProc
 from whistle_stack.paths import Layout
@@ -61,3 +64,24 @@ def test_docker_compose_runs_the_console_against_the_services():
     assert "127.0.0.1:8080/healthz" in " ".join(svc["healthcheck"]["test"])
     dockerfile = (ROOT / "clients/console/Dockerfile").read_text()
     assert "--package whistle-console" in dockerfile and "whistle_console" in dockerfile
+
+
+def test_the_console_serves_with_the_quiet_server(monkeypatch):
+    served: list[QuietServer] = []
+
+    def run(self: QuietServer) -> None:
+        served.append(self)
+        self.started = True
+
+    monkeypatch.setenv("CONSOLE_PORT", "8099")
+    monkeypatch.setattr(QuietServer, "run", run)
+    console_main.main()
+    assert len(served) == 1 and type(served[0]) is QuietServer
+    assert served[0].config.port == 8099 and served[0].config.server_header is False
+
+
+def test_the_console_exits_when_its_server_did_not_start(monkeypatch):
+    monkeypatch.setattr(QuietServer, "run", lambda self: None)
+    with pytest.raises(SystemExit) as stopped:
+        console_main.main()
+    assert stopped.value.code == 3
