@@ -3,16 +3,19 @@
 Two agents beside scoring's cases.events consumer:
 
 * `rekey` reads cases.events and, for each incident (case.created.v1, case.merged.v1), sends
-  one record per place it counts for — `community|<code>|<category>` and
-  `street|<code>|<category>` — to the internal topic `whistle-scoring-hotspot-keys`, keyed so
-  that one key's records land on one partition, stamped with the event's time;
+  one record to the internal topic `whistle-scoring-hotspot-keys`, keyed by the widest place
+  it counts for — `street|<code>|<category>` — and naming the narrower ones in it
+  (`community|<code>|<category>`), stamped with the event's time. A street holds its
+  communities, so the key's partition holds theirs too: one record an incident, not one a place;
 * `count` keeps, per key, a windowed table `hotspot_counts` (tumbling windows of
   `HotspotPolicy.window`, a few kept): each window's count, its last `RECENT` incident ids (so
-  a redelivered record counts once) and a few sample cases. Every change goes to the table's
-  changelog topic, which Faust reads back when a worker starts or takes the partition over: a
-  restart mid-window loses no counts. After each new incident the window is judged against
-  its baseline (computed from scoring's database, cached per window) and a hotspot raised
-  through the use case, which records it once and announces it on insights.hotspots.
+  a redelivered record counts once) and a few sample cases, for the street and, under
+  `places`, for each of its communities. Every change goes to the table's changelog topic —
+  one record an incident, written once all its places are counted — which Faust reads back
+  when a worker starts or takes the partition over: a restart mid-window loses no counts.
+  After each new incident every place's window is judged against its baseline (computed from
+  scoring's database, cached per window) and a hotspot raised through the use case, which
+  records it once and announces it on insights.hotspots.
 """
 
 from __future__ import annotations
@@ -53,11 +56,15 @@ def keyed_records(value: bytes | None,
     except (ValueError, TypeError, KeyError, AttributeError):
         return []
     incident = counted_incident(event_type, data) if event_type in COUNTED else None
-    if not incident:
+    keys = ["|".join(key) for key in hotspot_keys(data)] if incident else []
+    if not keys:
         return []
-    payload = json.dumps({"incident_id": incident, "case_id": event.get("subject"),
-                          "at": at.isoformat()}).encode()
-    return [("|".join(key).encode(), payload, at.timestamp()) for key in hotspot_keys(data)]
+    # the widest place keys the record (hotspot_keys lists the community before its street)
+    key, places = keys[-1], keys[:-1]
+    payload = {"incident_id": incident, "case_id": event.get("subject"), "at": at.isoformat()}
+    if places:
+        payload["places"] = places
+    return [(key.encode(), json.dumps(payload).encode(), at.timestamp())]
 
 
 class Windows(Protocol):
@@ -67,6 +74,41 @@ class Windows(Protocol):
     def get(self, back: int) -> dict: ...
 
     def set(self, value: dict) -> None: ...
+
+
+class RecordWindows:
+    """A record key's windows holding what is set until `flush`, which writes it once."""
+
+    def __init__(self, windows: Windows) -> None:
+        self._windows, self._pending = windows, None
+
+    def get(self, back: int) -> dict:
+        if back == 0 and self._pending is not None:
+            return self._pending
+        return self._windows.get(back)
+
+    def set(self, value: dict) -> None:
+        self._pending = value
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            self._windows.set(self._pending)
+            self._pending = None
+
+
+class PlaceWindows:
+    """A narrower place's windows, kept under `places` in its record key's windows."""
+
+    def __init__(self, record: RecordWindows, place: str) -> None:
+        self._record, self._place = record, place
+
+    def get(self, back: int) -> dict:
+        return ((self._record.get(back) or {}).get("places") or {}).get(self._place) or {}
+
+    def set(self, value: dict) -> None:
+        current = dict(self._record.get(0) or {})
+        current["places"] = {**(current.get("places") or {}), self._place: value}
+        self._record.set(current)
 
 
 LoadBaselines = Callable[[tuple[str, str, str], tuple[datetime, ...]], Awaitable[list[Baseline]]]
@@ -82,6 +124,17 @@ class HotspotCounter:
         self._load, self._raise = load_baselines, raise_hotspot
         self._cache: dict[tuple[tuple[str, str, str], datetime], Baseline] = {}
         self._cache_size = cache_size
+
+    async def observe_record(self, key_text: str, payload: dict[str, Any],
+                             windows: Windows) -> list[str]:
+        """Count one re-keyed record for its key and the places it names, writing the key's
+        window once; answers the kinds of hotspot raised."""
+        record = RecordWindows(windows)
+        raised = [await self.observe(key_text, payload, record)]
+        for place in payload.get("places") or ():
+            raised.append(await self.observe(place, payload, PlaceWindows(record, place)))
+        record.flush()
+        return [kind for kind in raised if kind]
 
     async def observe(self, key_text: str, payload: dict[str, Any], windows: Windows) -> str | None:
         """Count the incident (once); answers the kind of hotspot raised, if one was."""
@@ -181,7 +234,7 @@ def attach_hotspots(faust_app: Any, counter: HotspotCounter) -> Any:
                 key = event.key.decode()
             except (ValueError, AttributeError):
                 continue
-            await counter.observe(key, payload, _TableWindows(table, key, size))
+            await counter.observe_record(key, payload, _TableWindows(table, key, size))
 
     faust_app.agent(cases, name="scoring.hotspot-keys")(rekey)
     faust_app.agent(keyed, name="scoring.hotspot-counts")(count)

@@ -61,19 +61,27 @@ async def test_each_new_incident_counts_for_its_community_and_street(uow):
     assert uow.tables.counting_since == T0
 
 
-def test_the_streams_rekey_only_new_incidents_by_place_and_category():
+def test_the_streams_rekey_only_new_incidents_one_record_by_street_and_category():
     created = case_event("case.created.v1", T0, 1).value
-    [(k1, v1, at), (k2, _, _)] = keyed_records(created)
-    assert (k1, k2) == (f"community|{COMMUNITY}|water".encode(), f"street|{STREET}|water".encode())
-    assert json.loads(v1) == {"incident_id": "i-1", "case_id": "c-1", "at": T0.isoformat()}
+    [(key, value, at)] = keyed_records(created)
+    assert key == f"street|{STREET}|water".encode()
+    assert json.loads(value) == {"incident_id": "i-1", "case_id": "c-1", "at": T0.isoformat(),
+                                 "places": [f"community|{COMMUNITY}|water"]}
     assert at == T0.timestamp()
+    # placed at one level only: keyed by it, nothing else named
+    [(key, value, _)] = keyed_records(case_event("case.created.v1", T0, 2, community=None).value)
+    assert key == f"street|{STREET}|water".encode() and "places" not in json.loads(value)
+    [(key, _, _)] = keyed_records(case_event("case.created.v1", T0, 3, street=None).value)
+    assert key == f"community|{COMMUNITY}|water".encode()
+    assert keyed_records(case_event("case.created.v1", T0, 4, community=None,
+                                    street=None).value) == []
     merged = keyed_records(case_event("case.merged.v1", T0, 7).value)
     assert json.loads(merged[0][1])["incident_id"] == "m-7"  # the caller who joined
     assert keyed_records(case_event("case.resolved.v1", T0, 1).value) == []
     assert keyed_records(b"not json") == [] and keyed_records(None) == []
     # the outbox's whistle-type header lets other types pass without being decoded
     assert keyed_records(b"not json", {"whistle-type": b"case.resolved.v1"}) == []
-    assert len(keyed_records(created, {"whistle-type": b"case.created.v1"})) == 2
+    assert len(keyed_records(created, {"whistle-type": b"case.created.v1"})) == 1
 
 
 class Windows:
@@ -87,6 +95,16 @@ class Windows:
 
     def set(self, value: dict) -> None:
         self.store[self.key, self.start] = json.loads(json.dumps(value))  # as the changelog
+
+
+class CountedWindows(Windows):
+    """Counts its writes: each is a record on the table's changelog topic."""
+
+    writes = 0
+
+    def set(self, value: dict) -> None:
+        self.writes += 1
+        super().set(value)
 
 
 def counter_on(uow) -> HotspotCounter:
@@ -117,6 +135,37 @@ async def feed(counter, store, n: int, at: datetime, first: int = 0) -> list[str
         raised.append(await counter.observe(key, payload, Windows(store, key,
                                                                     window_start(at, HOUR))))
     return raised
+
+
+async def feed_records(counter, store, n: int, at: datetime) -> tuple[list[list[str]], int]:
+    """The streams' path: each incident re-keyed into its one record, counted for every place
+    it names; answers the kinds raised per record and the table writes made."""
+    raised, writes = [], 0
+    for i in range(n):
+        [(key, value, _)] = keyed_records(case_event("case.created.v1", at, 500 + i).value)
+        windows = CountedWindows(store, key.decode(), window_start(at, HOUR))
+        raised.append(await counter.observe_record(key.decode(), json.loads(value), windows))
+        writes += windows.writes
+    return raised, writes
+
+
+async def test_one_record_counts_its_street_and_its_community_in_one_write(uow):
+    await history(uow, 28)
+    counter, store = counter_on(uow), {}
+    raised, writes = await feed_records(counter, store, 8, T0 + timedelta(minutes=15))
+    assert writes == 8  # one changelog record an incident, raises included
+    assert raised == [[]] * 5 + [["spike", "spike"]] + [[]] * 2  # street, then community
+    [value] = store.values()
+    community = value["places"][f"community|{COMMUNITY}|water"]
+    assert value["n"] == community["n"] == 8
+    assert value["raised"] == community["raised"] == ["spike"]
+    assert community["cases"] == value["cases"] == [f"c-{500 + i}" for i in range(5)]
+    announced = sorted((e.data["scope"], e.data["place"], e.data["count"])
+                       for _, e, _ in uow.outbox.events)
+    assert announced == [("community", COMMUNITY, 6), ("street", STREET, 6)]
+    # the same records again (a redelivery) count once and write nothing
+    assert await feed_records(counter, store, 8, T0 + timedelta(minutes=15)) == ([[]] * 8, 0)
+    assert store[f"street|{STREET}|water", T0]["n"] == 8
 
 
 async def test_a_burst_in_a_quiet_community_raises_one_hotspot_with_its_evidence(uow):
