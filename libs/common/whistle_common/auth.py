@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -74,10 +74,17 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
-def require(*scopes: str) -> Callable[[Request], Principal]:
+async def authenticated(request: Request) -> Principal:
+    """`authenticate` as a FastAPI dependency: FastAPI runs a plain function dependency in its
+    thread pool, a hand-off to another thread and back on every request; a coroutine runs on
+    the event loop (the lookup is a few digests compared, nothing that blocks)."""
+    return authenticate(request)
+
+
+def require(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
     """Dependency: the caller must hold one of `scopes` (operator always passes)."""
 
-    def dependency(request: Request) -> Principal:
+    async def dependency(request: Request) -> Principal:
         principal = authenticate(request)
         if principal.is_operator or any(principal.has(s) for s in scopes):
             return principal

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from whistle_common.auth import Principal, authenticate, require
+from whistle_common.auth import Principal, authenticate, authenticated, require
 from whistle_common.problems import ProblemError
 from whistle_common.usecase import run_use_case
 
@@ -24,10 +24,10 @@ from ..schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])
-Caller = Annotated[Principal, Depends(authenticate)]
+Caller = Annotated[Principal, Depends(authenticated)]
 
 
-def street_office_or_operator(request: Request) -> Principal:
+async def street_office_or_operator(request: Request) -> Principal:
     """Who supervises cases: an operator, the district's street office (dept:street_office),
     or a street's office (street:<code>) for its own street's cases."""
     caller = authenticate(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from whistle_common.auth import Principal, authenticate
+from whistle_common.auth import Principal, authenticated
 from whistle_common.problems import ProblemError
 from whistle_common.usecase import run_use_case
 
@@ -13,7 +13,7 @@ from .. import handlers
 from ..schemas import PreferencesIn
 
 router = APIRouter(prefix="/v1", tags=["notify"])
-Caller = Annotated[Principal, Depends(authenticate)]
+Caller = Annotated[Principal, Depends(authenticated)]
 
 
 def _may_see(caller: Principal, recipient: str) -> bool:

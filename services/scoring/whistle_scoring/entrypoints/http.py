@@ -7,7 +7,7 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from whistle_common.auth import Principal, authenticate, require
+from whistle_common.auth import Principal, authenticated, require
 from whistle_common.problems import ProblemError
 from whistle_common.usecase import run_use_case
 
@@ -16,7 +16,7 @@ from ..domain.periods import Period, month_of, parse_period
 from ..schemas import ClaimCreate, CompletionCreate, RedemptionCreate, TaskCreate, VolunteerCreate
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
-Caller = Annotated[Principal, Depends(authenticate)]
+Caller = Annotated[Principal, Depends(authenticated)]
 Community = Annotated[Principal, Depends(require("community"))]
 
 
