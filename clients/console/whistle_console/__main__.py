@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import uvicorn
-from whistle_serving import QuietServer
+from whistle_serving import serve
 
 from .app import create_app
 from .settings import ConsoleSettings
@@ -18,10 +18,7 @@ def main() -> None:
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
                             log_level=settings.log_level.lower(), proxy_headers=True,
                             server_header=False)
-    server = QuietServer(config)
-    server.run()
-    if not server.started:
-        raise SystemExit(3)  # as uvicorn.run: the socket could not be bound, or startup failed
+    serve(config)
 
 
 if __name__ == "__main__":

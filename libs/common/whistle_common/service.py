@@ -18,7 +18,7 @@ from faust.contrib.asgi import faust_app_running
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
-from whistle_serving import QuietServer
+from whistle_serving import serve as quiet_serve
 
 from .auth import TokenTable
 from .batching import batches
@@ -324,7 +324,4 @@ def serve(app_factory: Callable[[], FastAPI], settings: CommonSettings) -> None:
     config = uvicorn.Config(app_factory(), host=settings.host, port=settings.port,
                             log_config=None, lifespan="on", access_log=False,
                             timeout_graceful_shutdown=15, loop="uvloop", http="httptools")
-    server = QuietServer(config)
-    server.run()
-    if not server.started:
-        raise SystemExit(3)   # as uvicorn.run: the socket could not be bound, or startup failed
+    quiet_serve(config)

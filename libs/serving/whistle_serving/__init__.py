@@ -33,4 +33,13 @@ class QuietServer(uvicorn.Server):
                 await asyncio.wait_for(self._exit.wait(), 1.0)
 
 
-__all__ = ["QuietServer"]
+def serve(config: uvicorn.Config) -> None:
+    """Run a quiet server until it stops; exit 3, as `uvicorn.run` does, if it never started
+    (the socket could not be bound, or the app's startup failed)."""
+    server = QuietServer(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(3)
+
+
+__all__ = ["QuietServer", "serve"]

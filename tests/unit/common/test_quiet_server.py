@@ -17,15 +17,20 @@ class Probe(QuietServer):
     def __init__(self) -> None:
         super().__init__(uvicorn.Config(FastAPI()))
         self.ticks: list[float] = []
+        self.ticked = asyncio.Event()
 
     async def on_tick(self, counter: int) -> bool:
         self.ticks.append(asyncio.get_running_loop().time())
+        self.ticked.set()
         return self.should_exit
 
 
-async def rounds(n: int = 5) -> None:
-    for _ in range(n):
-        await asyncio.sleep(0)
+async def first_tick(server: Probe) -> asyncio.Future:
+    """Start the server's loop and wait for its first tick; its wait for the next tick (a
+    timer) is scheduled in the same step, before this test runs again."""
+    task = asyncio.ensure_future(server.main_loop())
+    await asyncio.wait_for(server.ticked.wait(), 2)
+    return task
 
 
 def live_timers(loop: asyncio.AbstractEventLoop) -> list[float]:
@@ -36,8 +41,7 @@ def live_timers(loop: asyncio.AbstractEventLoop) -> list[float]:
 async def test_between_ticks_one_timer_a_second_ahead():
     loop = asyncio.get_running_loop()
     server = Probe()
-    task = asyncio.ensure_future(server.main_loop())
-    await rounds()
+    task = await first_tick(server)
     assert len(server.ticks) == 1
     due = live_timers(loop)
     assert len(due) == 1 and 0.9 < due[0] <= 1.0   # uvicorn's own: 0.1 s ahead
@@ -49,8 +53,7 @@ async def test_between_ticks_one_timer_a_second_ahead():
 async def test_a_shutdown_signal_ends_the_wait_before_the_next_tick():
     loop = asyncio.get_running_loop()
     server = Probe()
-    task = asyncio.ensure_future(server.main_loop())
-    await rounds()
+    task = await first_tick(server)
     first = server.ticks[0]
     server.handle_exit(signal.SIGTERM, None)
     await asyncio.wait_for(task, 2)
