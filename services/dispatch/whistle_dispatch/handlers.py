@@ -24,7 +24,7 @@ from whistle_common.usecase import NotFound, Rejected, UseCaseError, register, r
 
 from .domain import deadlines as dl
 from .domain.case import MERGEABLE, Case, DomainEvent, IllegalTransition
-from .domain.merging import Candidate, MergePolicy, best_match
+from .domain.merging import Candidate, MergePolicy, OpenCase, best_match, search_box
 from .domain.merging import Incoming as Call
 from .domain.privacy import mask_phone
 from .domain.routing import Routing, route
@@ -242,15 +242,13 @@ async def _take(ctx: Context, uow: UnitOfWork, data: dict[str, Any], incident_id
     return case
 
 
-def _candidate(ctx: Context, case: Case) -> Candidate:
-    """A case as the merge rules see it: its first report's place and time, and the texts of
-    every call it stands for."""
+def _candidate(ctx: Context, case: OpenCase) -> Candidate:
+    """An open case as the merge rules see it: its first report's place and time, and the
+    texts of every call it stands for."""
     leaf = ctx.catalogue.category(case.category)
-    f = case.facts
-    texts = [f.get("description") or ""] + [i.get("description") or "" for i in case.linked]
-    return Candidate(case.id, case.category, leaf.area if leaf else "", leaf.klass if leaf
-                     else "", f.get("lat"), f.get("lon"), f.get("grid_code"), "\n".join(texts),
-                     datetime.fromisoformat(f["received_at"]), case.status)
+    return Candidate(case.case_id, case.category, leaf.area if leaf else "",
+                     leaf.klass if leaf else "", case.lat, case.lon, case.grid,
+                     "\n".join(case.texts), case.opened_at, case.status)
 
 
 async def _merge(ctx: Context, uow: UnitOfWork, leaf: Any, incident_id: str,
@@ -258,8 +256,10 @@ async def _merge(ctx: Context, uow: UnitOfWork, leaf: Any, incident_id: str,
     """Merge the incident into the open case it matches best, if any (answers whether it did).
 
     Candidates are the district's open cases of the same category or a sibling (same class
-    under the same area) within the longest of their windows; the advisory lock on the
-    district makes the look-and-decide atomic across workers.
+    under the same area) within the longest of their windows, in the call's grid or within
+    the longest of their distances (the database rules the others out, so the cost does not
+    grow with the district's open cases); the advisory lock on the district makes the
+    look-and-decide atomic across workers.
     """
     policy = ctx.merge_policy
     assert policy is not None
@@ -270,9 +270,14 @@ async def _merge(ctx: Context, uow: UnitOfWork, leaf: Any, incident_id: str,
                 if (c.area, c.klass) == (leaf.area, leaf.klass) and ctx.merges(c.code)]
     received = datetime.fromisoformat(facts["received_at"])
     since = received - max(policy.window(code) for code in siblings)
+    lat, lon, grid = facts.get("lat"), facts.get("lon"), facts.get("grid_code")
+    box = None if lat is None or lon is None else \
+        search_box(lat, lon, max(policy.distance(code) for code in siblings))
+    if box is None and grid is None:
+        return False  # nowhere to compare with: the place rule rules every case out
     await uow.cases.lock_merging(district)
     cases = await uow.cases.merge_candidates(district=district, categories=siblings,
-                                             since=since)
+                                             since=since, grid=grid, box=box)
     if not cases:
         return False
     call = Call(incident_id, leaf.code, leaf.area, leaf.klass, facts.get("lat"),

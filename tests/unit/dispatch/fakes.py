@@ -15,6 +15,7 @@ from typing import Any
 
 from whistle_common.uow import FakeUnitOfWork
 from whistle_dispatch.domain.case import ACTIVE, MERGEABLE, Case, DomainEvent, case_from_dict
+from whistle_dispatch.domain.merging import Box, OpenCase
 
 INFINITY = datetime.max.replace(tzinfo=UTC)
 
@@ -22,6 +23,17 @@ INFINITY = datetime.max.replace(tzinfo=UTC)
 def _json(value: Any) -> Any:
     """A JSON round trip, as a JSONB column gives values back."""
     return json.loads(json.dumps(value, ensure_ascii=False, default=lambda v: v.isoformat()))
+
+
+def _placed(facts: dict[str, Any], grid: str | None, box: Box | None) -> bool:
+    """The candidate query's place condition: the grid, or the point within the box."""
+    if grid is not None and facts.get("grid_code") == grid:
+        return True
+    lat, lon = facts.get("lat"), facts.get("lon")
+    if box is None or lat is None or lon is None:
+        return False
+    return box.lat_min <= lat <= box.lat_max and (
+        box.lon_min is None or box.lon_min <= lon <= box.lon_max)
 
 
 class FakeCases:
@@ -32,6 +44,7 @@ class FakeCases:
         self.held: set[str] = set()
         self.linked: dict[str, dict[str, Any]] = {}       # incident id → case id, score …
         self.merge_locks: list[str] = []
+        self.candidates_answered = 0                      # open cases merge_candidates gave
 
     async def exists_for_incident(self, incident_id: str) -> bool:
         return incident_id in self.linked or any(
@@ -41,13 +54,19 @@ class FakeCases:
         self.merge_locks.append(scope)
 
     async def merge_candidates(self, *, district: str, categories: list[str],
-                               since: datetime) -> list[Case]:
+                               since: datetime, grid: str | None,
+                               box: Box | None) -> list[OpenCase]:
         found = [case_from_dict(json.loads(r["doc"])) for r in self.rows.values()]
         found = [c for c in found if c.facts.get("district") == district
                  and c.category in categories
                  and datetime.fromisoformat(c.facts["received_at"]) >= since
-                 and c.status in MERGEABLE]
-        return sorted(found, key=lambda c: c.facts["received_at"], reverse=True)
+                 and c.status in MERGEABLE and _placed(c.facts, grid, box)]
+        found.sort(key=lambda c: c.facts["received_at"], reverse=True)
+        self.candidates_answered += len(found)
+        return [OpenCase(c.id, c.category, c.status, c.facts.get("lat"), c.facts.get("lon"),
+                         c.facts.get("grid_code"), [c.facts.get("description") or "", *(
+                             i.get("description") or "" for i in c.linked)],
+                         datetime.fromisoformat(c.facts["received_at"])) for c in found]
 
     async def link_incident(self, case_id: str, incident_id: str, *, score: float,
                             reasons: list[str], now: datetime) -> None:

@@ -214,3 +214,26 @@ def test_state_survives_a_json_round_trip():
     state = json.loads(json.dumps(case.to_dict(), default=lambda v: v.isoformat()))
     back = case_from_dict(state)
     assert back.to_dict() == case.to_dict()
+
+
+def test_the_stored_document_is_the_deep_copy_written_by_orjson():
+    """`state()` (shared fields, written by orjson) stores exactly what `to_dict()` (a deep
+    copy, written by the standard library) stored, and reads back to an equal case."""
+    import json
+    from zoneinfo import ZoneInfo
+
+    from whistle_common import jsontext
+
+    case = new_case(co=("chengguan",))
+    drive(case, "gongan", "arrived")
+    local = datetime(2026, 11, 23, 10, 0, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    for n in range(3):
+        case.merge({"incident_id": f"i{n + 2}", "description": f"第{n}个电话：噪音😡",
+                    "received_at": local, "lat": 40.0 + n / 1e6, "lon": None,
+                    "event": {"nested": [{"at": local, "n": 2**40}], "ok": True}},
+                   score=0.875, reasons=["same grid"], now=NOW + timedelta(minutes=n))
+    old = json.dumps(case.to_dict(), ensure_ascii=False, default=lambda v: v.isoformat())
+    new = jsontext.dumps(case.state())
+    assert json.loads(new) == json.loads(old)
+    assert case_from_dict(json.loads(new)) == case_from_dict(json.loads(old))
+    assert case.state()["linked"] is case.linked  # not copied

@@ -12,11 +12,12 @@ from whistle_common.usecase import run_use_case
 from whistle_dispatch import handlers
 
 from .fakes import FakeDispatchUnitOfWork
-from .scenario import MERGING, consume, incident, open_case, reported, sent
+from .scenario import CTX, MERGING, TOWN_WITHOUT_TEAM, consume, incident, open_case, reported, sent
 
 WATER = {"category": "water", "description": "府君山社区3号楼附近水管爆了，路面全是水",
          "location": {"grid_code": "12011900100101", "address": "府君山社区3号楼",
                       "lat": 40.044372, "lon": 117.398929}}
+COMMUNITY = WATER["location"]["grid_code"][:12]  # the grid's community
 ANOTHER_CALL = {**WATER, "description": "3号楼旁边自来水管破裂，水一直往外冒",
                 "reporter": {"phone": "13900001111"}}
 
@@ -226,3 +227,32 @@ async def test_labelled_days_replayed_through_the_handler(capsys):
               + f"\nmean precision {pooled[0]:.3f}, mean recall {pooled[1]:.3f}")
     assert pooled[0] >= 0.95
     assert pooled[1] >= 0.85
+
+
+async def test_only_open_cases_near_the_call_are_fetched_as_candidates(uow):
+    """The candidate query asks for the call's grid or its search box: forty open water cases
+    of the same district 20 km away, in another grid, are not read at all; the one next door
+    is, and the call joins it."""
+    for n in range(40):
+        far = {**WATER, "description": f"远处第{n}号楼水管漏水",
+               "location": {**WATER["location"], "grid_code": TOWN_WITHOUT_TEAM,
+                            "lat": 40.224372, "lon": 117.398929 + n * 0.0001}}
+        await open_case(uow, CTX, **far)  # merging off: forty cases of their own
+    case = await open_case(uow, MERGING, **WATER)
+    uow.cases.candidates_answered = 0
+    await merge_call(uow)
+    assert uow.cases.candidates_answered == 1
+    [merged] = uow.outbox.of_type("case.merged.v1")
+    assert merged.subject == case.id
+
+
+async def test_a_call_placed_only_by_its_community_opens_its_own_case_without_a_lookup(uow):
+    """No grid and no point: the place rule rules every open case out, so dispatch neither
+    locks the district nor queries it."""
+    await open_case(uow, MERGING, **WATER)
+    locks = list(uow.cases.merge_locks)
+    call = {**ANOTHER_CALL, "location": {"place_code": COMMUNITY, "address": "府君山社区"}}
+    await consume(uow, handlers.on_incident, incident(**call), MERGING)
+    assert len(uow.outbox.of_type("case.created.v1")) == 2
+    assert uow.outbox.of_type("case.merged.v1") == []
+    assert uow.cases.merge_locks == locks

@@ -1,11 +1,14 @@
 """The merge rules (并单): each rule, its edges, and a labelled day replayed through them."""
 
+import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import combinations
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from whistle_dispatch.domain.merging import (
     Candidate,
     Incoming,
@@ -13,6 +16,7 @@ from whistle_dispatch.domain.merging import (
     best_match,
     haversine_m,
     score,
+    search_box,
     text_similarity,
 )
 
@@ -47,6 +51,32 @@ def test_haversine_is_metres_on_the_earth():
     assert haversine_m(LAT, LON, LAT, LON) == 0
     assert haversine_m(LAT, LON, north(1000), LON) == pytest.approx(1000, abs=1)
     assert haversine_m(39.9042, 116.4074, 31.2304, 121.4737) == pytest.approx(1_067_000, rel=0.01)
+
+
+@given(lat=st.floats(-85, 85), lon=st.floats(-179, 179), metres=st.floats(1, 20_000),
+       bearing=st.floats(0, 360), fraction=st.floats(0, 1))
+def test_the_search_box_holds_every_point_within_the_distance(lat, lon, metres, bearing,
+                                                              fraction):
+    """The candidate query's box never rules out a case the place rule would accept."""
+    # a point `fraction` of the distance away along `bearing` (the haversine sphere's
+    # destination formula)
+    d = metres * fraction / 6_371_008.8
+    p1, l1, b = math.radians(lat), math.radians(lon), math.radians(bearing)
+    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(b))
+    l2 = l1 + math.atan2(math.sin(b) * math.sin(d) * math.cos(p1),
+                         math.cos(d) - math.sin(p1) * math.sin(p2))
+    lat2, lon2 = math.degrees(p2), math.degrees(l2)
+    assert haversine_m(lat, lon, lat2, lon2) <= metres * 1.0000001
+    box = search_box(lat, lon, metres)
+    assert box.lat_min <= lat2 <= box.lat_max
+    assert box.lon_min is None or box.lon_min <= lon2 <= box.lon_max
+
+
+def test_the_search_box_is_not_much_larger_than_the_distance():
+    box = search_box(LAT, LON, 1500)
+    assert haversine_m(box.lat_min, LON, box.lat_max, LON) == pytest.approx(3000, rel=0.01)
+    assert haversine_m(LAT, box.lon_min, LAT, box.lon_max) == pytest.approx(3000, rel=0.01)
+    assert search_box(89.99, 0, 1500).lon_min is None  # within reach of the pole: every lon
 
 
 def test_text_similarity_is_bigram_jaccard_on_normalized_text():

@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from whistle_common import jsontext
 
 from ..domain.case import Case, DomainEvent, case_from_dict
+from ..domain.merging import Box, OpenCase
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -20,8 +22,13 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=lambda v: v.isoformat())
+def _degrees(value: Any) -> float | None:
+    """A coordinate of the case's point as its column holds it (None when it has none)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
+
+
+_dumps = jsontext.dumps
 
 
 class CaseRepository:
@@ -44,16 +51,30 @@ class CaseRepository:
                                  f"merge:{scope}")
 
     async def merge_candidates(self, *, district: str, categories: list[str],
-                               since: datetime) -> list[Case]:
+                               since: datetime, grid: str | None,
+                               box: Box | None) -> list[OpenCase]:
         """Open cases of a district in one of `categories`, first reported at or after
-        `since` (the time of the call, as the merge windows count)."""
+        `since` (the time of the call, as the merge windows count), in the grid `grid` or
+        with their point in `box`: only the columns the merge rules read, the texts taken
+        out of the document by the database (no case document crosses the wire)."""
         rows = await self._conn.fetch(
-            """SELECT doc FROM cases
+            """SELECT id::text AS id, category, status, grid_code, lat, lon, received_at,
+                      doc->'facts'->>'description' AS description,
+                      jsonb_path_query_array(doc, '$.linked[*].description') AS linked
+               FROM cases
                WHERE district = $1 AND category = ANY($2::text[]) AND received_at >= $3
                  AND status IN ('triage', 'pending_assignment', 'dispatched', 'acknowledged',
                                 'in_progress', 'reopened')
-               ORDER BY received_at DESC LIMIT 500""", district, categories, since)
-        return [case_from_dict(json.loads(r["doc"])) for r in rows]
+                 AND (grid_code = $4 OR (lat BETWEEN $5 AND $6
+                                         AND ($7::float8 IS NULL OR lon BETWEEN $7 AND $8)))
+               ORDER BY received_at DESC LIMIT 500""",
+            district, categories, since, grid, *(
+                (box.lat_min, box.lat_max, box.lon_min, box.lon_max) if box
+                else (None, None, None, None)))
+        return [OpenCase(r["id"], r["category"], r["status"], r["lat"], r["lon"],
+                         r["grid_code"], [r["description"] or "", *(
+                             t or "" for t in json.loads(r["linked"]))], r["received_at"])
+                for r in rows]
 
     async def link_incident(self, case_id: str, incident_id: str, *, score: float,
                             reasons: list[str], now: datetime) -> None:
@@ -83,17 +104,19 @@ class CaseRepository:
         key = uuid.UUID(case.id)
         await self._conn.execute(
             """INSERT INTO cases(id, incident_id, status, category, kind, priority, lead, street,
-                   district, community, grid_code, received_at, created_at, updated_at, doc)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
+                   district, community, grid_code, received_at, created_at, updated_at, doc,
+                   lat, lon)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
                ON CONFLICT (id) DO UPDATE SET status=EXCLUDED.status, lead=EXCLUDED.lead,
                    category=EXCLUDED.category, street=EXCLUDED.street,
                    district=EXCLUDED.district, community=EXCLUDED.community,
-                   grid_code=EXCLUDED.grid_code, updated_at=EXCLUDED.updated_at,
-                   doc=EXCLUDED.doc, version=cases.version+1""",
+                   grid_code=EXCLUDED.grid_code, lat=EXCLUDED.lat, lon=EXCLUDED.lon,
+                   updated_at=EXCLUDED.updated_at, doc=EXCLUDED.doc,
+                   version=cases.version+1""",
             key, case.incident_id, case.status, case.category, case.kind, case.priority,
             case.lead.dept if case.lead else None, f["street"], f["district"], f["community"],
             f["grid_code"], datetime.fromisoformat(f["received_at"]), case.created_at, now,
-            _dumps(case.to_dict()))
+            _dumps(case.state()), _degrees(f.get("lat")), _degrees(f.get("lon")))
         await self._conn.execute("DELETE FROM case_assignments WHERE case_id=$1", key)
         await self._conn.executemany(
             "INSERT INTO case_assignments VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",

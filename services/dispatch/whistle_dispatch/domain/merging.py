@@ -51,6 +51,21 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class OpenCase:
+    """What the store answers for a possible candidate: the columns the merge rules read,
+    without the case's whole document (the catalogue adds its area and class)."""
+
+    case_id: str
+    category: str
+    status: str
+    lat: float | None
+    lon: float | None
+    grid: str | None
+    texts: list[str]
+    opened_at: datetime
+
+
+@dataclass(frozen=True)
 class Incoming:
     """A new incident, classified and placed, before it becomes (or joins) a case."""
 
@@ -115,6 +130,32 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True)
+class Box:
+    """A latitude/longitude rectangle (degrees); `lon_min`/`lon_max` are None when it spans
+    every longitude (a point within reach of a pole)."""
+
+    lat_min: float
+    lat_max: float
+    lon_min: float | None
+    lon_max: float | None
+
+
+def search_box(lat: float, lon: float, metres: float) -> Box:
+    """A rectangle holding every point within `metres` (haversine) of the point, so that a
+    database can rule out far cases with plain comparisons before the place rule measures
+    what is left. A little larger than needed, never smaller; the longitude bounds use the
+    box's edge nearest the pole, where a degree of longitude is shortest, and may run past
+    ±180 (a query compares, it does not wrap — a city does not straddle the antimeridian)."""
+    dlat = math.degrees(metres / EARTH_RADIUS_M) * 1.001
+    lat_min, lat_max = max(-90.0, lat - dlat), min(90.0, lat + dlat)
+    widest = max(abs(lat_min), abs(lat_max))
+    if widest >= 89.9:
+        return Box(lat_min, lat_max, None, None)
+    dlon = dlat / math.cos(math.radians(widest))
+    return Box(lat_min, lat_max, lon - dlon, lon + dlon)
 
 
 def normalize(text: str) -> str:

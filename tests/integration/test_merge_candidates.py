@@ -1,0 +1,146 @@
+"""Dispatch's merge-candidate query on the real database: it answers every open case the place
+rule could accept (the call's grid, or within the distance) and rules the far ones out in
+PostgreSQL, with the texts of the calls a case absorbed taken out of its document there.
+
+Rows are written and read in a transaction that is rolled back: nothing stays behind."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+
+import pytest
+from whistle_dispatch.adapters.repository import CaseRepository
+from whistle_dispatch.domain.case import Case
+from whistle_dispatch.domain.deadlines import Deadlines
+from whistle_dispatch.domain.merging import haversine_m, search_box
+from whistle_dispatch.domain.routing import Routing
+
+from tests.support.stack import unique
+
+pytestmark = pytest.mark.integration
+DISTRICT = "990001"  # no territory has it: no other test's case is a candidate
+LAT, LON = 40.044372, 117.398929
+NOW = datetime.now(UTC)
+
+
+async def _case(conn, *, grid, lat, lon, texts=("水管爆了",), status="dispatched",
+                category="water", minutes_ago=10, points=True) -> str:
+    case_id = uuid.uuid4()
+    received = NOW - timedelta(minutes=minutes_ago)
+    facts = {"lat": lat, "lon": lon, "grid_code": grid, "description": texts[0],
+             "received_at": received.isoformat()}
+    doc = {"id": str(case_id), "facts": facts,
+           "linked": [{"incident_id": unique("i"), "description": t} for t in texts[1:]]}
+    await conn.execute(
+        """INSERT INTO cases(id, incident_id, status, category, kind, priority, street,
+               district, community, grid_code, received_at, created_at, updated_at, doc,
+               lat, lon)
+           VALUES ($1,$2,$3,$4,'complaint','normal','99000100','990001','990001001001',$5,
+                   $6,$6,$6,$7,$8,$9)""",
+        case_id, unique("inc"), status, category, grid, received, json.dumps(doc),
+        lat if points else None, lon if points else None)
+    return str(case_id)
+
+
+async def test_the_candidates_are_the_open_cases_in_the_grid_or_within_reach(live):
+    rng = random.Random(19)
+    conn = await live.db("dispatch")
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        repo = CaseRepository(conn)
+        placed = {}  # case id → metres from the call (None: no point)
+        for _ in range(120):  # scattered up to ~6 km around the call, in other grids
+            lat = LAT + rng.uniform(-0.05, 0.05)
+            lon = LON + rng.uniform(-0.06, 0.06)
+            placed[await _case(conn, grid=f"9900010010{rng.randrange(10, 99)}", lat=lat,
+                               lon=lon)] = haversine_m(LAT, LON, lat, lon)
+        same_grid_far = await _case(conn, grid="990001001001", lat=LAT + 0.2, lon=LON)
+        no_point = await _case(conn, grid="990001001001", lat=None, lon=None)
+        absorbed = await _case(conn, grid="990001001001", lat=LAT, lon=LON,
+                               texts=("小区停水了", "3号楼也停水", "自来水没了"))
+        await _case(conn, grid="990001001001", lat=LAT, lon=LON, status="resolved")
+        await _case(conn, grid="990001001001", lat=LAT, lon=LON, category="noise")
+        await _case(conn, grid="990001001001", lat=LAT, lon=LON, minutes_ago=600)
+
+        found = await repo.merge_candidates(
+            district=DISTRICT, categories=["water", "power"], since=NOW - timedelta(hours=6),
+            grid="990001001001", box=search_box(LAT, LON, 1500))
+        ids = {c.case_id for c in found}
+        near = {i for i, metres in placed.items() if metres <= 1500}
+        far = {i for i, metres in placed.items() if metres > 1500 * 1.5}
+        assert near and far  # the scatter has both
+        assert near <= ids  # nothing the place rule would accept is left out
+        assert not far & ids  # and the far ones never leave the database
+        assert {same_grid_far, no_point, absorbed} <= ids  # the grid holds whatever its point
+        assert len(ids) < len(placed) / 2
+        [case] = [c for c in found if c.case_id == absorbed]
+        assert case.texts == ["小区停水了", "3号楼也停水", "自来水没了"]
+        assert case.category == "water" and case.status == "dispatched"
+        assert (case.lat, case.lon, case.grid) == (LAT, LON, "990001001001")
+        assert [c.opened_at for c in found] == sorted((c.opened_at for c in found),
+                                                       reverse=True)
+
+        # without a grid, only the box; without either, nothing but what the SQL says
+        boxed = await repo.merge_candidates(
+            district=DISTRICT, categories=["water"], since=NOW - timedelta(hours=6),
+            grid=None, box=search_box(LAT, LON, 1500))
+        assert no_point not in {c.case_id for c in boxed} and absorbed in {
+            c.case_id for c in boxed}
+    finally:
+        await tx.rollback()
+        await conn.close()
+
+
+async def test_the_migration_fills_the_points_of_cases_written_before_it(live):
+    """Cases saved before 0005 have their point only in the document: the migration's UPDATE
+    copies it to the columns (numbers only; a case without a point keeps NULLs)."""
+    sql = resources.files("whistle_dispatch").joinpath(
+        "migrations/0005_case_points.sql").read_text()
+    update = sql[sql.index("UPDATE cases"):]
+    conn = await live.db("dispatch")
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        old = await _case(conn, grid="990001001001", lat=LAT, lon=LON, points=False)
+        none = await _case(conn, grid="990001001001", lat=None, lon=None, points=False)
+        await conn.execute(update)
+        rows = {str(r["id"]): (r["lat"], r["lon"]) for r in await conn.fetch(
+            "SELECT id, lat, lon FROM cases WHERE id = ANY($1::uuid[])", [old, none])}
+        assert rows == {old: (LAT, LON), none: (None, None)}
+    finally:
+        await tx.rollback()
+        await conn.close()
+
+
+async def test_a_saved_case_keeps_its_point_in_columns(live):
+    facts = {"path": [], "street": "99000100", "district": DISTRICT, "community": "990001001",
+             "grid_code": "990001001001", "description": "水管爆了", "lat": LAT, "lon": 117,
+             "received_at": NOW.isoformat()}
+    deadlines = Deadlines(NOW + timedelta(hours=8), NOW + timedelta(days=3))
+    conn = await live.db("dispatch")
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        repo = CaseRepository(conn)
+        placed = Case.open(case_id=str(uuid.uuid4()), incident_id=unique("i"), category="water",
+                           kind="complaint", priority="normal", routing=Routing("shuiwu", (),
+                           "lead"), deadlines=deadlines, facts=facts, now=NOW)
+        unplaced = Case.open(case_id=str(uuid.uuid4()), incident_id=unique("i"),
+                             category="water", kind="complaint", priority="normal",
+                             routing=Routing("shuiwu", (), "lead"), deadlines=deadlines,
+                             facts={**facts, "lat": None, "lon": "117"}, now=NOW)
+        for case in (placed, unplaced):
+            await repo.save(case, case.take_events(), NOW)
+        rows = {str(r["id"]): (r["lat"], r["lon"]) for r in await conn.fetch(
+            "SELECT id, lat, lon FROM cases WHERE id = ANY($1::uuid[])",
+            [placed.id, unplaced.id])}
+        assert rows == {placed.id: (LAT, 117.0), unplaced.id: (None, None)}
+        assert await repo.load(placed.id) == placed  # the document reads back the same
+    finally:
+        await tx.rollback()
+        await conn.close()
