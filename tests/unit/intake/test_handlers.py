@@ -160,9 +160,19 @@ async def test_a_merged_incident_follows_the_case_it_joined(ref, uow):
     rows = uow.incidents.rows
     assert rows[uuid.UUID(second)]["status"] == "in_progress"  # as the case is
     assert str(rows[uuid.UUID(second)]["case_id"]) == case_id
+    timelines = {i: [e["event_type"] for e in uow.incidents.timelines.get(uuid.UUID(i), [])]
+                 for i in (first, second)}
+    assert timelines == {first: ["case.acknowledged.v1"], second: ["case.merged.v1"]}
+    # a third caller: news for the third call only, not a row on each call before it
+    third = str((await submit(ref, uow, draft(external_id="12345-third"))).row["id"])
+    await handlers.on_case_event(uow, on_case(
+        "case.merged.v1", status="acknowledged", lead="shuiwu", merged_incident_id=third,
+        linked_incidents=[second, third]))
+    assert [len(uow.incidents.timelines.get(uuid.UUID(i), [])) for i in
+            (first, second, third)] == [1, 1, 1]
     await handlers.on_case_event(uow, on_case("case.resolved.v1", result="已抢修",
-                                              linked_incidents=[second]))
-    assert {rows[uuid.UUID(i)]["status"] for i in (first, second)} == {"resolved"}
+                                              linked_incidents=[second, third]))
+    assert {rows[uuid.UUID(i)]["status"] for i in (first, second, third)} == {"resolved"}
 
 
 async def test_a_case_of_an_unknown_incident_changes_nothing(uow):
