@@ -290,16 +290,17 @@ async def _merge(ctx: Context, uow: UnitOfWork, leaf: Any, incident_id: str,
     if case.status not in MERGEABLE:
         return False  # resolved meanwhile: the call is a new case
     case.merge({"incident_id": incident_id, "category": leaf.code,
-                **{k: facts.get(k) for k in LINKED_FACTS}, "event": data},
+                **{k: facts.get(k) for k in LINKED_FACTS}},
                score=match.score, reasons=match.reasons, now=now)
     await uow.cases.link_incident(case.id, incident_id, score=match.score,
-                                  reasons=match.reasons, now=now)
+                                  reasons=match.reasons, now=now, event=data)
     await _save(ctx, uow, case, now)
     MERGED.labels(leaf.code).inc()
     return True
 
 
-# what a case keeps of each incident merged into it (besides the whole event, for a split)
+# what a case keeps of each incident merged into it (its whole event, for a split, is kept
+# beside the link: uow.cases.link_incident)
 LINKED_FACTS = ("description", "tracking_no", "received_at", "reporter_phone",
                 "reporter_phone_masked", "address", "grid_code", "community", "lat", "lon",
                 "source")
@@ -312,9 +313,8 @@ async def split(ctx: Context, uow: UnitOfWork, cmd: Split) -> tuple[Case, Case]:
     within(case, cmd.streets)
     now = datetime.now(UTC)
     kept = case.split(cmd.incident_id, now, by=cmd.by)
-    await uow.cases.unlink_incident(case.id, cmd.incident_id)
+    event = await uow.cases.unlink_incident(case.id, cmd.incident_id) or {}
     await _save(ctx, uow, case, now)
-    event = kept.get("event") or {}
     sent_at = datetime.fromisoformat(kept.get("received_at") or now.isoformat())
     new = await _take(ctx, uow, event, cmd.incident_id, sent_at, merge=False,
                       split_from=case.id)

@@ -69,14 +69,15 @@ class FakeCases:
                          datetime.fromisoformat(c.facts["received_at"])) for c in found]
 
     async def link_incident(self, case_id: str, incident_id: str, *, score: float,
-                            reasons: list[str], now: datetime) -> None:
+                            reasons: list[str], now: datetime, event: dict[str, Any]) -> None:
         assert incident_id not in self.linked, "primary key: merged twice"
         self.linked[incident_id] = {"case_id": case_id, "score": score, "reasons": reasons,
-                                    "merged_at": now}
+                                    "merged_at": now, "event": _json(event)}
 
-    async def unlink_incident(self, case_id: str, incident_id: str) -> None:
+    async def unlink_incident(self, case_id: str, incident_id: str) -> dict[str, Any] | None:
         if self.linked.get(incident_id, {}).get("case_id") == case_id:
-            del self.linked[incident_id]
+            return self.linked.pop(incident_id)["event"]
+        return None
 
     async def load(self, case_id: str, *, for_update: bool = False) -> Case | None:
         row = self.rows.get(case_id)

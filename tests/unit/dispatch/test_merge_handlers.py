@@ -56,6 +56,9 @@ async def test_a_second_call_about_the_same_burst_main_joins_the_open_case(uow):
     assert "13900001111" not in update.to_bytes().decode()
     stored = await uow.cases.load(case.id)
     assert stored.callers == 2 and uow.cases.linked[second]["case_id"] == case.id
+    # the call's whole event is kept beside the link (for a split), not in the case document
+    assert "event" not in stored.linked[0] and "event" not in uow.cases.rows[case.id]["doc"]
+    assert uow.cases.linked[second]["event"]["description"] == ANOTHER_CALL["description"]
     assert uow.cases.merge_locks == ["120119"] * 2  # the district, for both calls
 
 

@@ -77,16 +77,20 @@ class CaseRepository:
                 for r in rows]
 
     async def link_incident(self, case_id: str, incident_id: str, *, score: float,
-                            reasons: list[str], now: datetime) -> None:
+                            reasons: list[str], now: datetime, event: dict[str, Any]) -> None:
+        """The incident joined the case; `event` is its whole event, for a split."""
         await self._conn.execute(
-            "INSERT INTO case_incidents(incident_id, case_id, merged_at, score, reasons) "
-            "VALUES ($1,$2,$3,$4,$5)", incident_id, uuid.UUID(case_id), now, score,
-            _dumps(reasons))
+            "INSERT INTO case_incidents(incident_id, case_id, merged_at, score, reasons, event) "
+            "VALUES ($1,$2,$3,$4,$5,$6)", incident_id, uuid.UUID(case_id), now, score,
+            _dumps(reasons), _dumps(event))
 
-    async def unlink_incident(self, case_id: str, incident_id: str) -> None:
-        await self._conn.execute(
-            "DELETE FROM case_incidents WHERE case_id=$1 AND incident_id=$2",
+    async def unlink_incident(self, case_id: str, incident_id: str) -> dict[str, Any] | None:
+        """The incident leaves the case: answers the event it was linked with (None when it
+        was not linked, or was linked without one)."""
+        event = await self._conn.fetchval(
+            "DELETE FROM case_incidents WHERE case_id=$1 AND incident_id=$2 RETURNING event",
             uuid.UUID(case_id), incident_id)
+        return json.loads(event) if event else None
 
     async def load(self, case_id: str, *, for_update: bool = False) -> Case | None:
         """The case, or None (also for an id that is no UUID); `for_update` waits for and

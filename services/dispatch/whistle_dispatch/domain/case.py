@@ -176,8 +176,8 @@ class Case:
         """Another caller's incident joins this open case (并单): no new order, an update to
         every department still working on it with the number of callers.
 
-        `incident` holds at least `incident_id`; it is kept whole so that a split can dispatch
-        it again as its own case.
+        `incident` holds at least `incident_id` (and what the case shows of each caller; the
+        repository keeps the call's whole event beside the link, for a split).
         """
         if self.status not in MERGEABLE:
             raise IllegalTransition(f"a {self.status} case takes no more incidents")

@@ -1,6 +1,7 @@
-"""Dispatch's merge-candidate query on the real database: it answers every open case the place
-rule could accept (the call's grid, or within the distance) and rules the far ones out in
-PostgreSQL, with the texts of the calls a case absorbed taken out of its document there.
+"""Dispatch's repository on the real database: the merge-candidate query answers every open
+case the place rule could accept (the call's grid, or within the distance) and rules the far
+ones out in PostgreSQL; a case's point is kept in columns; a merged call's event is kept
+beside its link; migrations 0005 and 0006 bring cases written before them along.
 
 Rows are written and read in a transaction that is rolled back: nothing stays behind."""
 
@@ -141,6 +142,62 @@ async def test_a_saved_case_keeps_its_point_in_columns(live):
             [placed.id, unplaced.id])}
         assert rows == {placed.id: (LAT, 117.0), unplaced.id: (None, None)}
         assert await repo.load(placed.id) == placed  # the document reads back the same
+    finally:
+        await tx.rollback()
+        await conn.close()
+
+
+async def test_a_link_keeps_the_calls_event_and_gives_it_back_at_a_split(live):
+    conn = await live.db("dispatch")
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        repo = CaseRepository(conn)
+        case_id = await _case(conn, grid="990001001001", lat=LAT, lon=LON)
+        event = {"description": "3号楼也停水", "location": {"lat": LAT, "lon": LON},
+                 "reporter": {"phone": "13900001111"}, "n": 2**40}
+        incident_id = unique("i")
+        await repo.link_incident(case_id, incident_id, score=0.9, reasons=["same grid"],
+                                 now=NOW, event=event)
+        assert await repo.exists_for_incident(incident_id)
+        assert await repo.unlink_incident(case_id, incident_id) == event
+        assert not await repo.exists_for_incident(incident_id)
+        assert await repo.unlink_incident(case_id, incident_id) is None
+    finally:
+        await tx.rollback()
+        await conn.close()
+
+
+async def test_the_migration_moves_merged_events_out_of_case_documents(live):
+    """Cases merged before 0006 kept each call's event in the document: the migration gives
+    each to its link and leaves the rest of the document as it was."""
+    sql = resources.files("whistle_dispatch").joinpath(
+        "migrations/0006_linked_events.sql").read_text()
+    updates = sql[sql.index("UPDATE case_incidents"):]
+    conn = await live.db("dispatch")
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        case_id = await _case(conn, grid="990001001001", lat=LAT, lon=LON)
+        first, second = unique("i"), unique("i")
+        linked = [{"incident_id": i, "description": f"call {n}", "score": 0.8,
+                   "event": {"description": f"call {n}", "n": n}}
+                  for n, i in enumerate((first, second))]
+        await conn.execute("UPDATE cases SET doc = jsonb_set(doc, '{linked}', $2::jsonb) "
+                           "WHERE id=$1::uuid", case_id, json.dumps(linked))
+        for i in (first, second):
+            await conn.execute(
+                "INSERT INTO case_incidents(incident_id, case_id, merged_at, score, reasons) "
+                "VALUES ($1,$2::uuid,now(),0.8,'[]')", i, case_id)
+        await conn.execute(updates)
+        doc = json.loads(await conn.fetchval("SELECT doc FROM cases WHERE id=$1::uuid",
+                                             case_id))
+        assert doc["linked"] == [{k: v for k, v in entry.items() if k != "event"}
+                                 for entry in linked]
+        events = {r["incident_id"]: json.loads(r["event"]) for r in await conn.fetch(
+            "SELECT incident_id, event FROM case_incidents WHERE case_id=$1::uuid", case_id)}
+        assert events == {first: {"description": "call 0", "n": 0},
+                          second: {"description": "call 1", "n": 1}}
     finally:
         await tx.rollback()
         await conn.close()
