@@ -7,6 +7,7 @@ Rows are written and read in a transaction that is rolled back: nothing stays be
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import uuid
@@ -26,6 +27,19 @@ pytestmark = pytest.mark.integration
 DISTRICT = "990001"  # no territory has it: no other test's case is a candidate
 LAT, LON = 40.044372, 117.398929
 NOW = datetime.now(UTC)
+
+
+@contextlib.asynccontextmanager
+async def rolled_back(live):
+    """A connection to dispatch's database in a transaction that is rolled back at the end."""
+    conn = await live.db("dispatch")
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        yield conn
+    finally:
+        await tx.rollback()
+        await conn.close()
 
 
 async def _case(conn, *, grid, lat, lon, texts=("水管爆了",), status="dispatched",
@@ -49,10 +63,7 @@ async def _case(conn, *, grid, lat, lon, texts=("水管爆了",), status="dispat
 
 async def test_the_candidates_are_the_open_cases_in_the_grid_or_within_reach(live):
     rng = random.Random(19)
-    conn = await live.db("dispatch")
-    tx = conn.transaction()
-    await tx.start()
-    try:
+    async with rolled_back(live) as conn:
         repo = CaseRepository(conn)
         placed = {}  # case id → metres from the call (None: no point)
         for _ in range(120):  # scattered up to ~6 km around the call, in other grids
@@ -92,9 +103,6 @@ async def test_the_candidates_are_the_open_cases_in_the_grid_or_within_reach(liv
             grid=None, box=search_box(LAT, LON, 1500))
         assert no_point not in {c.case_id for c in boxed} and absorbed in {
             c.case_id for c in boxed}
-    finally:
-        await tx.rollback()
-        await conn.close()
 
 
 async def test_the_migration_fills_the_points_of_cases_written_before_it(live):
@@ -103,19 +111,13 @@ async def test_the_migration_fills_the_points_of_cases_written_before_it(live):
     sql = resources.files("whistle_dispatch").joinpath(
         "migrations/0005_case_points.sql").read_text()
     update = sql[sql.index("UPDATE cases"):]
-    conn = await live.db("dispatch")
-    tx = conn.transaction()
-    await tx.start()
-    try:
+    async with rolled_back(live) as conn:
         old = await _case(conn, grid="990001001001", lat=LAT, lon=LON, points=False)
         none = await _case(conn, grid="990001001001", lat=None, lon=None, points=False)
         await conn.execute(update)
         rows = {str(r["id"]): (r["lat"], r["lon"]) for r in await conn.fetch(
             "SELECT id, lat, lon FROM cases WHERE id = ANY($1::uuid[])", [old, none])}
         assert rows == {old: (LAT, LON), none: (None, None)}
-    finally:
-        await tx.rollback()
-        await conn.close()
 
 
 async def test_a_saved_case_keeps_its_point_in_columns(live):
@@ -123,10 +125,7 @@ async def test_a_saved_case_keeps_its_point_in_columns(live):
              "grid_code": "990001001001", "description": "水管爆了", "lat": LAT, "lon": 117,
              "received_at": NOW.isoformat()}
     deadlines = Deadlines(NOW + timedelta(hours=8), NOW + timedelta(days=3))
-    conn = await live.db("dispatch")
-    tx = conn.transaction()
-    await tx.start()
-    try:
+    async with rolled_back(live) as conn:
         repo = CaseRepository(conn)
         placed = Case.open(case_id=str(uuid.uuid4()), incident_id=unique("i"), category="water",
                            kind="complaint", priority="normal", routing=Routing("shuiwu", (),
@@ -142,16 +141,10 @@ async def test_a_saved_case_keeps_its_point_in_columns(live):
             [placed.id, unplaced.id])}
         assert rows == {placed.id: (LAT, 117.0), unplaced.id: (None, None)}
         assert await repo.load(placed.id) == placed  # the document reads back the same
-    finally:
-        await tx.rollback()
-        await conn.close()
 
 
 async def test_a_link_keeps_the_calls_event_and_gives_it_back_at_a_split(live):
-    conn = await live.db("dispatch")
-    tx = conn.transaction()
-    await tx.start()
-    try:
+    async with rolled_back(live) as conn:
         repo = CaseRepository(conn)
         case_id = await _case(conn, grid="990001001001", lat=LAT, lon=LON)
         event = {"description": "3号楼也停水", "location": {"lat": LAT, "lon": LON},
@@ -163,9 +156,6 @@ async def test_a_link_keeps_the_calls_event_and_gives_it_back_at_a_split(live):
         assert await repo.unlink_incident(case_id, incident_id) == event
         assert not await repo.exists_for_incident(incident_id)
         assert await repo.unlink_incident(case_id, incident_id) is None
-    finally:
-        await tx.rollback()
-        await conn.close()
 
 
 async def test_the_migration_moves_merged_events_out_of_case_documents(live):
@@ -174,10 +164,7 @@ async def test_the_migration_moves_merged_events_out_of_case_documents(live):
     sql = resources.files("whistle_dispatch").joinpath(
         "migrations/0006_linked_events.sql").read_text()
     updates = sql[sql.index("UPDATE case_incidents"):]
-    conn = await live.db("dispatch")
-    tx = conn.transaction()
-    await tx.start()
-    try:
+    async with rolled_back(live) as conn:
         case_id = await _case(conn, grid="990001001001", lat=LAT, lon=LON)
         first, second = unique("i"), unique("i")
         linked = [{"incident_id": i, "description": f"call {n}", "score": 0.8,
@@ -198,6 +185,3 @@ async def test_the_migration_moves_merged_events_out_of_case_documents(live):
             "SELECT incident_id, event FROM case_incidents WHERE case_id=$1::uuid", case_id)}
         assert events == {first: {"description": "call 0", "n": 0},
                           second: {"description": "call 1", "n": 1}}
-    finally:
-        await tx.rollback()
-        await conn.close()
