@@ -185,3 +185,77 @@ async def test_the_migration_moves_merged_events_out_of_case_documents(live):
             "SELECT incident_id, event FROM case_incidents WHERE case_id=$1::uuid", case_id)}
         assert events == {first: {"description": "call 0", "n": 0},
                           second: {"description": "call 1", "n": 1}}
+
+
+def _open_case(**facts) -> Case:
+    deadlines = Deadlines(NOW + timedelta(hours=8), NOW + timedelta(days=3))
+    return Case.open(case_id=str(uuid.uuid4()), incident_id=unique("i"), category="water",
+                     kind="complaint", priority="normal",
+                     routing=Routing("shuiwu", ("chengguan",), "lead"), deadlines=deadlines,
+                     facts={"path": [], "street": "99000100", "district": DISTRICT,
+                            "community": "990001001", "grid_code": "990001001001",
+                            "description": "水管爆了", "received_at": NOW.isoformat(), **facts},
+                     now=NOW)
+
+
+async def test_a_save_writes_only_the_assignments_that_changed(live):
+    async with rolled_back(live) as conn:
+        repo = CaseRepository(conn)
+        case = _open_case()
+        await repo.save(case, case.take_events(), NOW)
+
+        async def assignments():
+            return [(r["seq"], r["dept"], r["status"], r["xmin"]) for r in await conn.fetch(
+                "SELECT seq, dept, status, xmin::text::bigint AS xmin FROM case_assignments "
+                "WHERE case_id=$1::uuid ORDER BY seq", case.id)]
+
+        async def timeline():
+            return [r["type"] for r in await conn.fetch(
+                "SELECT type FROM case_timeline WHERE case_id=$1::uuid ORDER BY id", case.id)]
+
+        first = await assignments()
+        assert [(seq, dept, status) for seq, dept, status, _ in first] == [
+            (0, "shuiwu", "ordered"), (1, "chengguan", "ordered")]
+        created = await timeline()
+        assert created and created[0] == "case.created.v1"
+        # a merge changes no assignment: no assignment row is written again
+        await conn.execute("SAVEPOINT merged")  # a later command id, as a later transaction
+        case.merge({"incident_id": unique("i"), "description": "又一个电话"}, score=0.9,
+                   reasons=["same grid"], now=NOW)
+        await repo.save(case, case.take_events(), NOW)
+        assert await assignments() == first
+        assert (await timeline())[len(created):] == [
+            "case.merged.v1", "dispatch.updated.v1", "dispatch.updated.v1"]
+        # one report changes one row; a shorter list deletes the rows past it
+        case.report("shuiwu", "acknowledged", NOW + timedelta(minutes=5))
+        await repo.save(case, case.take_events(), NOW)
+        after = await assignments()
+        assert [(seq, status) for seq, _, status, _ in after] == [
+            (0, "acknowledged"), (1, "ordered")]
+        assert after[1] == first[1]
+        case.assignments = case.assignments[:1]
+        await repo.save(case, [], NOW)
+        assert [seq for seq, *_ in await assignments()] == [0]
+        assert await repo.load(case.id) == case
+
+
+async def test_supervision_watches_exactly_what_it_is_given_and_keeps_their_stage(live):
+    async with rolled_back(live) as conn:
+        repo = CaseRepository(conn)
+        case = _open_case()
+        await repo.save(case, case.take_events(), NOW)
+        due = NOW + timedelta(hours=1)
+
+        async def watched():
+            return {(r["seq"], r["kind"]): (r["stage"], r["due_at"]) for r in await conn.fetch(
+                "SELECT seq, kind, stage, due_at FROM supervision WHERE case_id=$1::uuid",
+                case.id)}
+
+        await repo.sync_supervision(case.id, [(0, "ack", due), (1, "ack", due)])
+        await conn.execute("UPDATE supervision SET stage=2 WHERE case_id=$1::uuid AND seq=0",
+                           case.id)
+        later = due + timedelta(hours=5)
+        await repo.sync_supervision(case.id, [(0, "ack", later), (0, "resolve", later)])
+        assert await watched() == {(0, "ack"): (2, due), (0, "resolve"): (0, later)}
+        await repo.sync_supervision(case.id, [])
+        assert await watched() == {}

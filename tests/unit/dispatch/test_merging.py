@@ -286,3 +286,15 @@ def test_replaying_ten_labelled_days(capsys):
               + f"\nmean precision {pooled[0]:.3f}, mean recall {pooled[1]:.3f}")
     assert pooled[0] >= 0.95
     assert pooled[1] >= 0.85
+
+
+def test_the_lines_of_a_case_are_split_into_bigrams_once():
+    from whistle_dispatch.domain.merging import bigrams
+
+    candidate = case(text="3号楼水管爆了\n自来水没了\n楼下全是水")
+    score(incident(text="家里停水了"), candidate, MergePolicy())
+    before = bigrams.cache_info()
+    for _ in range(5):
+        score(incident(text="家里停水了"), candidate, MergePolicy())
+    after = bigrams.cache_info()
+    assert after.misses == before.misses and after.hits - before.hits == 5 * 6

@@ -103,46 +103,69 @@ class CaseRepository:
         return case_from_dict(json.loads(doc)) if doc else None
 
     async def save(self, case: Case, events: list[DomainEvent], now: datetime) -> None:
-        """Upsert the case, its assignments and the new timeline entries."""
+        """Upsert the case, its assignments and the new timeline entries, in one statement:
+        an assignment row is written only when it changed (a merge changes none), and rows
+        past the case's assignments are deleted."""
         f = case.facts
-        key = uuid.UUID(case.id)
+        rows = [(i, a.dept, a.role, a.status, a.ordered_at, a.ack_by, a.resolve_by)
+                for i, a in enumerate(case.assignments)]
         await self._conn.execute(
-            """INSERT INTO cases(id, incident_id, status, category, kind, priority, lead, street,
-                   district, community, grid_code, received_at, created_at, updated_at, doc,
-                   lat, lon)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
-               ON CONFLICT (id) DO UPDATE SET status=EXCLUDED.status, lead=EXCLUDED.lead,
-                   category=EXCLUDED.category, street=EXCLUDED.street,
-                   district=EXCLUDED.district, community=EXCLUDED.community,
-                   grid_code=EXCLUDED.grid_code, lat=EXCLUDED.lat, lon=EXCLUDED.lon,
-                   updated_at=EXCLUDED.updated_at, doc=EXCLUDED.doc,
-                   version=cases.version+1""",
-            key, case.incident_id, case.status, case.category, case.kind, case.priority,
-            case.lead.dept if case.lead else None, f["street"], f["district"], f["community"],
-            f["grid_code"], datetime.fromisoformat(f["received_at"]), case.created_at, now,
-            _dumps(case.state()), _degrees(f.get("lat")), _degrees(f.get("lon")))
-        await self._conn.execute("DELETE FROM case_assignments WHERE case_id=$1", key)
-        await self._conn.executemany(
-            "INSERT INTO case_assignments VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-            [(key, i, a.dept, a.role, a.status, a.ordered_at, a.ack_by, a.resolve_by)
-             for i, a in enumerate(case.assignments)])
-        await self._conn.executemany(
-            "INSERT INTO case_timeline(case_id, at, type, dept, data) VALUES ($1,$2,$3,$4,$5)",
-            [(key, now, e.type, e.dept or e.data.get("dept"), _dumps(e.data)) for e in events])
+            """WITH saved AS (
+                 INSERT INTO cases(id, incident_id, status, category, kind, priority, lead,
+                     street, district, community, grid_code, received_at, created_at,
+                     updated_at, doc, lat, lon)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
+                 ON CONFLICT (id) DO UPDATE SET status=EXCLUDED.status, lead=EXCLUDED.lead,
+                     category=EXCLUDED.category, street=EXCLUDED.street,
+                     district=EXCLUDED.district, community=EXCLUDED.community,
+                     grid_code=EXCLUDED.grid_code, lat=EXCLUDED.lat, lon=EXCLUDED.lon,
+                     updated_at=EXCLUDED.updated_at, doc=EXCLUDED.doc,
+                     version=cases.version+1),
+               assigned AS (
+                 INSERT INTO case_assignments AS a(case_id, seq, dept, role, status,
+                     ordered_at, ack_by, resolve_by)
+                 SELECT $1, * FROM unnest($18::int[], $19::text[], $20::text[], $21::text[],
+                                          $22::timestamptz[], $23::timestamptz[],
+                                          $24::timestamptz[])
+                 ON CONFLICT (case_id, seq) DO UPDATE SET dept=EXCLUDED.dept,
+                     role=EXCLUDED.role, status=EXCLUDED.status,
+                     ordered_at=EXCLUDED.ordered_at, ack_by=EXCLUDED.ack_by,
+                     resolve_by=EXCLUDED.resolve_by
+                 WHERE (a.dept, a.role, a.status, a.ordered_at, a.ack_by, a.resolve_by)
+                     IS DISTINCT FROM (EXCLUDED.dept, EXCLUDED.role, EXCLUDED.status,
+                                       EXCLUDED.ordered_at, EXCLUDED.ack_by,
+                                       EXCLUDED.resolve_by)),
+               dropped AS (
+                 DELETE FROM case_assignments
+                 WHERE case_id = $1 AND seq >= cardinality($18::int[]))
+               INSERT INTO case_timeline(case_id, at, type, dept, data)
+               SELECT $1, $14, t.type, t.dept, t.data::jsonb
+               FROM unnest($25::text[], $26::text[], $27::text[]) AS t(type, dept, data)""",
+            uuid.UUID(case.id), case.incident_id, case.status, case.category, case.kind,
+            case.priority, case.lead.dept if case.lead else None, f["street"], f["district"],
+            f["community"], f["grid_code"], datetime.fromisoformat(f["received_at"]),
+            case.created_at, now, _dumps(case.state()), _degrees(f.get("lat")),
+            _degrees(f.get("lon")), *(list(column) for column in zip(*rows, strict=True))
+            if rows else ([],) * 7,
+            [e.type for e in events], [e.dept or e.data.get("dept") for e in events],
+            [_dumps(e.data) for e in events])
 
     async def sync_supervision(self, case_id: str,
                                watches: list[tuple[int, str, datetime]]) -> None:
         """Watch exactly `watches` (seq, kind, due) of the case: drop the others, add the new
-        ones, and leave those already watched at their stage and due time."""
-        key = uuid.UUID(case_id)
+        ones, and leave those already watched at their stage and due time (one statement)."""
         await self._conn.execute(
-            """DELETE FROM supervision WHERE case_id=$1 AND (seq, kind) NOT IN
-                   (SELECT * FROM unnest($2::int[], $3::text[]))""",
-            key, [w[0] for w in watches], [w[1] for w in watches])
-        await self._conn.executemany(
-            "INSERT INTO supervision(case_id, seq, kind, due_at) VALUES ($1,$2,$3,$4) "
-            "ON CONFLICT (case_id, seq, kind) DO NOTHING",
-            [(key, seq, kind, due) for seq, kind, due in watches])
+            """WITH wanted AS (
+                 SELECT * FROM unnest($2::int[], $3::text[], $4::timestamptz[])
+                     AS w(seq, kind, due_at)),
+               gone AS (
+                 DELETE FROM supervision s WHERE s.case_id = $1 AND NOT EXISTS (
+                     SELECT 1 FROM wanted w WHERE w.seq = s.seq AND w.kind = s.kind))
+               INSERT INTO supervision(case_id, seq, kind, due_at)
+               SELECT $1, seq, kind, due_at FROM wanted
+               ON CONFLICT (case_id, seq, kind) DO NOTHING""",
+            uuid.UUID(case_id), [w[0] for w in watches], [w[1] for w in watches],
+            [w[2] for w in watches])
 
     async def reschedule(self, case_id: str, seq: int, kind: str, due_at: datetime) -> None:
         """Restart a watch from stage 0 at a new deadline (an approved extension)."""
