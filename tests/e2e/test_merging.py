@@ -102,12 +102,17 @@ async def test_a_street_office_splits_a_wrong_merge_and_it_is_dispatched(live):
     case_id = placed[ids[0]]
     street = {"Authorization": "Bearer dev-street-120119005-token"}
     async with live.http("dispatch") as client:
+        # the simulator's calls of earlier tests reach every grid: the two calls may have
+        # joined an open water case of theirs, so the count is taken, not assumed to be 2
+        case = (await client.get(f"/v1/cases/{case_id}", headers=OPERATOR)).json()
+        assert {ids[0], ids[1]} <= {case["incident_id"], *(
+            i["incident_id"] for i in case["linked_incidents"])}
         resp = await client.post(f"/v1/cases/{case_id}/split", json={"incident_id": ids[1]},
                                  headers=street)
         assert resp.status_code == 200, resp.text
         new = resp.json()["split"]
         assert new["incident_id"] == ids[1] and new["status"] == "dispatched"
-        assert resp.json()["callers"] == 1
+        assert resp.json()["callers"] == case["callers"] - 1
         again = await client.post(f"/v1/cases/{case_id}/split", json={"incident_id": ids[1]},
                                   headers=street)
         assert again.status_code == 409
@@ -119,9 +124,11 @@ async def test_a_street_office_splits_a_wrong_merge_and_it_is_dispatched(live):
         return found[ids[1]] == new["case_id"]
 
     await eventually(on_new_case, timeout=60, what="the split ticket on its new case")
-    # resolve both, so that a later run in the same database starts from open-case-free grids
+    # resolve the cases the test opened, so that a later run in the same database starts
+    # from open-case-free grids (a case of an earlier test's calls is left as it was)
+    ours = [new["case_id"], *([case_id] if case["incident_id"] == ids[0] else [])]
     async with live.http("dispatch") as client:
-        for cid in (case_id, new["case_id"]):
+        for cid in ours:
             for kind, extra in (("acknowledged", {}), ("resolved", {"result": "已处理"})):
                 resp = await client.post(f"/v1/cases/{cid}/reports",
                                          json={"kind": kind, **extra},
