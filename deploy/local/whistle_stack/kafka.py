@@ -109,11 +109,20 @@ class KafkaCluster:
         return template
 
     def _cluster_id(self) -> str:
+        """The cluster's id (kept beside its nodes): a random UUID in URL-safe base64, as
+        Kafka's own `random-uuid` makes it — and, as Kafka's `Uuid.randomUuid` does, never one
+        starting with '-', which StorageTool's argument parser reads as an option (`-t -x…`:
+        "expected one argument"; one fresh state in 64 failed to format). A marker left by
+        such a failed format is replaced: no cluster was ever formatted with it."""
         marker = self._node_dir(1).parent / f"{self.name}.cluster-id"
         if marker.exists():
-            return marker.read_text().strip()
+            cid = marker.read_text().strip()
+            if cid and not cid.startswith("-"):
+                return cid
         marker.parent.mkdir(parents=True, exist_ok=True)
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cid = "-"
+        while cid.startswith("-"):
+            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         marker.write_text(cid)
         return cid
 
