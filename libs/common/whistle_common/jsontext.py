@@ -33,16 +33,11 @@ def _stdlib_default(value: Any) -> Any:
     return _default(value)
 
 
-def dumps_bytes(value: Any) -> bytes:
-    """UTF-8 JSON of `value`."""
+def dumps(value: Any) -> str:
+    """JSON text of `value` (for a text or jsonb parameter)."""
     try:
-        return orjson.dumps(value, default=_default, option=_OPTIONS)
+        return orjson.dumps(value, default=_default, option=_OPTIONS).decode()
     except orjson.JSONEncodeError:
         # orjson refuses what the standard library writes (an integer past 64 bits): write it
         # as before rather than fail a save
-        return json.dumps(value, ensure_ascii=False, default=_stdlib_default).encode()
-
-
-def dumps(value: Any) -> str:
-    """JSON text of `value` (for a text or jsonb parameter)."""
-    return dumps_bytes(value).decode()
+        return json.dumps(value, ensure_ascii=False, default=_stdlib_default)

@@ -280,8 +280,8 @@ async def _merge(ctx: Context, uow: UnitOfWork, leaf: Any, incident_id: str,
                                              since=since, grid=grid, box=box)
     if not cases:
         return False
-    call = Call(incident_id, leaf.code, leaf.area, leaf.klass, facts.get("lat"),
-                facts.get("lon"), facts.get("grid_code"), facts.get("description") or "",
+    call = Call(incident_id, leaf.code, leaf.area, leaf.klass, lat, lon, grid,
+                facts.get("description") or "",
                 received, text_required=bool(data.get("needs_triage")))
     match = best_match(call, [_candidate(ctx, c) for c in cases], policy)
     if match is None:

@@ -13,6 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from whistle_common import jsontext
 from whistle_common.uow import FakeUnitOfWork
 from whistle_dispatch.domain.case import ACTIVE, MERGEABLE, Case, DomainEvent, case_from_dict
 from whistle_dispatch.domain.merging import Box, OpenCase
@@ -86,7 +87,7 @@ class FakeCases:
     async def save(self, case: Case, events: list[DomainEvent], now: datetime) -> None:
         self.rows[case.id] = {"incident_id": case.incident_id, "updated_at": now,
                               "received_at": datetime.fromisoformat(case.facts["received_at"]),
-                              "doc": json.dumps(_json(case.to_dict()), ensure_ascii=False)}
+                              "doc": jsontext.dumps(case.state())}  # as the repository writes it
         self.timelines.setdefault(case.id, []).extend(
             {"at": now, "type": e.type, "dept": e.dept or e.data.get("dept"),
              "data": _json(e.data)} for e in events)
