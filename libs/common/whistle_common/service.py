@@ -89,7 +89,8 @@ def make_faust_app(settings: CommonSettings) -> faust.App:
     )
     # the transport resolves its event loop lazily: setting its consumer class here is safe
     app.transport.Consumer = quiet_consumer(settings.kafka_fetch_max_wait_ms,
-                                            settings.kafka_fetcher_poll_seconds)
+                                            settings.kafka_fetcher_poll_seconds,
+                                            settings.kafka_fetch_gather_ms)
     if _faust_metrics is None:
         _faust_metrics = FaustMetrics.create(REGISTRY, "faust")
     app.monitor = PrometheusMonitor(metrics=_faust_metrics)

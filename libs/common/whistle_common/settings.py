@@ -59,6 +59,9 @@ class CommonSettings(BaseSettings):
     # how often aiokafka's fetcher wakes on its own while a fetch is in flight (its own 0.2 s)
     kafka_fetch_max_wait_ms: int = Field(3000, ge=100, le=30_000)
     kafka_fetcher_poll_seconds: float = Field(1.0, gt=0, le=30)
+    # while records keep coming, how long a consumer's next fetch waits at the broker for more
+    # (0: a fetch returns at its first record); a fetch answered empty ends the gathering
+    kafka_fetch_gather_ms: int = Field(0, ge=0, le=5_000)
     whistle_api_tokens: dict[str, dict] = Field(default_factory=lambda: dict(DEV_TOKENS))
     whistle_dept_secrets: dict[str, str] = Field(default_factory=lambda: dict(DEV_DEPT_SECRETS))
 
@@ -100,8 +103,11 @@ class CommonSettings(BaseSettings):
         return [s.strip() for s in self.kafka_bootstrap_servers.split(",")]
 
 
-def service_settings(name: str, default_port: int) -> type[CommonSettings]:
-    """Settings base of one service: `<NAME>_PORT`, and `<NAME>_DATABASE_URL` or `DATABASE_URL`."""
+def service_settings(name: str, default_port: int, *,
+                     fetch_gather_ms: int = 0) -> type[CommonSettings]:
+    """Settings base of one service: `<NAME>_PORT`, `<NAME>_DATABASE_URL` or `DATABASE_URL`,
+    and `<NAME>_KAFKA_FETCH_GATHER_MS` or `KAFKA_FETCH_GATHER_MS` (default `fetch_gather_ms`:
+    a service off the path from a call to its departments gathers its records)."""
     from pydantic import AliasChoices
 
     upper = name.upper()
@@ -114,6 +120,10 @@ def service_settings(name: str, default_port: int) -> type[CommonSettings]:
         database_url: str = Field(
             default_url,
             validation_alias=AliasChoices(f"{upper}_DATABASE_URL", "DATABASE_URL", "database_url"))
+        kafka_fetch_gather_ms: int = Field(
+            fetch_gather_ms, ge=0, le=5_000,
+            validation_alias=AliasChoices(f"{upper}_KAFKA_FETCH_GATHER_MS",
+                                          "KAFKA_FETCH_GATHER_MS", "kafka_fetch_gather_ms"))
 
     ServiceSettings.__name__ = ServiceSettings.__qualname__ = f"{name.title()}SettingsBase"
     return ServiceSettings

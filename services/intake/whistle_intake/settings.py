@@ -6,7 +6,7 @@ from pydantic import AliasChoices, Field
 from whistle_common.settings import service_settings
 
 
-class Settings(service_settings("intake", 8001)):
+class Settings(service_settings("intake", 8001, fetch_gather_ms=250)):
     """intake settings: the common ones plus the per-client rate limit."""
 
     rate_limit_per_second: float = Field(

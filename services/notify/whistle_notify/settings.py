@@ -12,7 +12,7 @@ def _env(name: str, default: Any, description: str, **limits: Any) -> Any:
                  description=description, **limits)
 
 
-class Settings(service_settings("notify", 8004)):
+class Settings(service_settings("notify", 8004, fetch_gather_ms=250)):
     """notify settings: channels, retry policy, rate limits."""
 
     sms_url: str | None = _env("sms_url", None, "HTTP SMS gateway endpoint (POST {to, text})")

@@ -11,7 +11,7 @@ def _env(name: str, default: Any, description: str, **limits: Any) -> Any:
                  description=description, **limits)
 
 
-class Settings(service_settings("scoring", 8003)):
+class Settings(service_settings("scoring", 8003, fetch_gather_ms=250)):
     """scoring settings: the common ones plus the hotspot windows."""
 
     hotspot_window_seconds: float = _env(
