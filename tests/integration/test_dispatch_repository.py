@@ -7,7 +7,6 @@ Rows are written and read in a transaction that is rolled back: nothing stays be
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import uuid
@@ -27,19 +26,6 @@ pytestmark = pytest.mark.integration
 DISTRICT = "990001"  # no territory has it: no other test's case is a candidate
 LAT, LON = 40.044372, 117.398929
 NOW = datetime.now(UTC)
-
-
-@contextlib.asynccontextmanager
-async def rolled_back(live):
-    """A connection to dispatch's database in a transaction that is rolled back at the end."""
-    conn = await live.db("dispatch")
-    tx = conn.transaction()
-    await tx.start()
-    try:
-        yield conn
-    finally:
-        await tx.rollback()
-        await conn.close()
 
 
 async def _case(conn, *, grid, lat, lon, texts=("水管爆了",), status="dispatched",
@@ -63,7 +49,7 @@ async def _case(conn, *, grid, lat, lon, texts=("水管爆了",), status="dispat
 
 async def test_the_candidates_are_the_open_cases_in_the_grid_or_within_reach(live):
     rng = random.Random(19)
-    async with rolled_back(live) as conn:
+    async with live.rolled_back("dispatch") as conn:
         repo = CaseRepository(conn)
         placed = {}  # case id → metres from the call (None: no point)
         for _ in range(120):  # scattered up to ~6 km around the call, in other grids
@@ -111,7 +97,7 @@ async def test_the_migration_fills_the_points_of_cases_written_before_it(live):
     sql = resources.files("whistle_dispatch").joinpath(
         "migrations/0005_case_points.sql").read_text()
     update = sql[sql.index("UPDATE cases"):]
-    async with rolled_back(live) as conn:
+    async with live.rolled_back("dispatch") as conn:
         old = await _case(conn, grid="990001001001", lat=LAT, lon=LON, points=False)
         none = await _case(conn, grid="990001001001", lat=None, lon=None, points=False)
         await conn.execute(update)
@@ -125,7 +111,7 @@ async def test_a_saved_case_keeps_its_point_in_columns(live):
              "grid_code": "990001001001", "description": "水管爆了", "lat": LAT, "lon": 117,
              "received_at": NOW.isoformat()}
     deadlines = Deadlines(NOW + timedelta(hours=8), NOW + timedelta(days=3))
-    async with rolled_back(live) as conn:
+    async with live.rolled_back("dispatch") as conn:
         repo = CaseRepository(conn)
         placed = Case.open(case_id=str(uuid.uuid4()), incident_id=unique("i"), category="water",
                            kind="complaint", priority="normal", routing=Routing("shuiwu", (),
@@ -144,7 +130,7 @@ async def test_a_saved_case_keeps_its_point_in_columns(live):
 
 
 async def test_a_link_keeps_the_calls_event_and_gives_it_back_at_a_split(live):
-    async with rolled_back(live) as conn:
+    async with live.rolled_back("dispatch") as conn:
         repo = CaseRepository(conn)
         case_id = await _case(conn, grid="990001001001", lat=LAT, lon=LON)
         event = {"description": "3号楼也停水", "location": {"lat": LAT, "lon": LON},
@@ -164,7 +150,7 @@ async def test_the_migration_moves_merged_events_out_of_case_documents(live):
     sql = resources.files("whistle_dispatch").joinpath(
         "migrations/0006_linked_events.sql").read_text()
     updates = sql[sql.index("UPDATE case_incidents"):]
-    async with rolled_back(live) as conn:
+    async with live.rolled_back("dispatch") as conn:
         case_id = await _case(conn, grid="990001001001", lat=LAT, lon=LON)
         first, second = unique("i"), unique("i")
         linked = [{"incident_id": i, "description": f"call {n}", "score": 0.8,
@@ -199,7 +185,7 @@ def _open_case(**facts) -> Case:
 
 
 async def test_a_save_writes_only_the_assignments_that_changed(live):
-    async with rolled_back(live) as conn:
+    async with live.rolled_back("dispatch") as conn:
         repo = CaseRepository(conn)
         case = _open_case()
         await repo.save(case, case.take_events(), NOW)
@@ -240,7 +226,7 @@ async def test_a_save_writes_only_the_assignments_that_changed(live):
 
 
 async def test_supervision_watches_exactly_what_it_is_given_and_keeps_their_stage(live):
-    async with rolled_back(live) as conn:
+    async with live.rolled_back("dispatch") as conn:
         repo = CaseRepository(conn)
         case = _open_case()
         await repo.save(case, case.take_events(), NOW)

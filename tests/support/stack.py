@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -38,6 +39,18 @@ class Live:
 
     async def db(self, service: str) -> asyncpg.Connection:
         return await asyncpg.connect(self.stack.postgres.url_for(service))
+
+    @contextlib.asynccontextmanager
+    async def rolled_back(self, service: str):
+        """A connection to a service's database in a transaction rolled back at the end."""
+        conn = await self.db(service)
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            yield conn
+        finally:
+            await tx.rollback()
+            await conn.close()
 
     async def fetch(self, service: str, sql: str, *args) -> list[asyncpg.Record]:
         """Rows of one query on a service's database (a connection per call)."""

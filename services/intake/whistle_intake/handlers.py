@@ -233,28 +233,25 @@ async def on_case_event(uow: UnitOfWork, msg: Incoming) -> None:
 
 async def _follow(uow: UnitOfWork, env: Any, incident_id: str, event_type: str,
                   status: str | None = None) -> None:
-    row = await uow.incidents.get(incident_id)
-    if row is None:
+    current = await uow.incidents.status_of(incident_id)
+    if current is None:
         return  # a case of an incident this intake never stored (another city's intake)
-    status = status or rules.status_after(row["status"], event_type)
-    deadlines = env.data.get("deadlines") or {}
-    expected = deadlines.get("resolve_by")
-    await uow.incidents.update_status(
-        row["id"], status=status, case_id=env.subject,
-        agency=env.data.get("lead"),
-        expected_at=datetime.fromisoformat(expected) if expected else None)
+    expected = (env.data.get("deadlines") or {}).get("resolve_by")
     note = env.data.get("note") or env.data.get("reason") or env.data.get("result")
-    await uow.incidents.add_timeline(row["id"], env.time, status, env.type,
-                            json.dumps(note, ensure_ascii=False)[1:-1] if note else None)
+    await uow.incidents.follow(
+        incident_id, status=status or rules.status_after(current, event_type),
+        case_id=env.subject, agency=env.data.get("lead"),
+        expected_at=datetime.fromisoformat(expected) if expected else None, at=env.time,
+        event_type=env.type, note=json.dumps(note, ensure_ascii=False)[1:-1] if note else None)
 
 
 async def _joined(uow: UnitOfWork, env: Any, incident_id: str) -> None:
     """An incident merged into an open case takes on the case's status and id."""
-    row = await uow.incidents.get(incident_id)
-    if row is None:
+    current = await uow.incidents.status_of(incident_id)
+    if current is None:
         return
-    status = rules.status_of_case(env.data.get("status"), row["status"])
-    await _follow(uow, env, incident_id, env.type, status)
+    await _follow(uow, env, incident_id, env.type,
+                  rules.status_of_case(env.data.get("status"), current))
 
 
 async def on_correction(uow: UnitOfWork, msg: Incoming) -> None:

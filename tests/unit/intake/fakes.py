@@ -43,18 +43,20 @@ class FakeIncidents:
                  "event_type": "incident.received.v1", "note": None}
         return [first, *self.timelines.get(incident_id, [])]
 
-    async def add_timeline(self, incident_id, at: datetime, status: str, event_type: str,
-                           note: str | None) -> None:
-        self.timelines.setdefault(incident_id, []).append(
-            {"at": at, "status": status, "event_type": event_type, "note": note})
+    async def status_of(self, incident_id: str) -> str | None:
+        row = await self.get(incident_id)
+        return None if row is None else row["status"]
 
-    async def update_status(self, incident_id, *, status: str, case_id: str | None,
-                            agency: str | None, expected_at: datetime | None) -> None:
-        row = self.rows[incident_id]
+    async def follow(self, incident_id: str, *, status: str, case_id: str | None,
+                     agency: str | None, expected_at: datetime | None, at: datetime,
+                     event_type: str, note: str | None) -> None:
+        row = self.rows[uuid.UUID(incident_id)]
         row["status"] = status
         row["case_id"] = case_id or row["case_id"]
         row["agency"] = agency or row["agency"]
         row["expected_at"] = expected_at or row["expected_at"]
+        self.timelines.setdefault(row["id"], []).append(
+            {"at": at, "status": status, "event_type": event_type, "note": note})
 
     async def search(self, *, source, category, status, start, end, limit: int,
                      offset: int = 0, statuses=()) -> list:

@@ -58,19 +58,27 @@ class IncidentRepository:
                  "note": None}
         return [first, *(dict(r) for r in rows)]
 
-    async def add_timeline(self, incident_id, at: datetime, status: str, event_type: str,
-                           note: str | None) -> None:
-        await self._conn.execute(
-            "INSERT INTO incident_timeline(incident_id, at, status, event_type, note) "
-            "VALUES ($1,$2,$3,$4,$5)", incident_id, at, status, event_type, note)
+    async def status_of(self, incident_id: str) -> str | None:
+        """The incident's status; None when intake never stored it (or the id is not one)."""
+        try:
+            key = uuid.UUID(incident_id)
+        except ValueError:
+            return None
+        return await self._conn.fetchval("SELECT status FROM incidents WHERE id=$1", key)
 
-    async def update_status(self, incident_id, *, status: str, case_id: str | None,
-                            agency: str | None, expected_at: datetime | None) -> None:
+    async def follow(self, incident_id: str, *, status: str, case_id: str | None,
+                     agency: str | None, expected_at: datetime | None, at: datetime,
+                     event_type: str, note: str | None) -> None:
+        """The incident's new status (and its case, agency and due time where given) and its
+        timeline entry, in one statement."""
         await self._conn.execute(
-            """UPDATE incidents SET status=$2, case_id=COALESCE($3, case_id),
-                   agency=COALESCE($4, agency), expected_at=COALESCE($5, expected_at),
-                   updated_at=now() WHERE id=$1""",
-            incident_id, status, case_id, agency, expected_at)
+            """WITH followed AS (
+                   UPDATE incidents SET status=$2, case_id=COALESCE($3, case_id),
+                       agency=COALESCE($4, agency), expected_at=COALESCE($5, expected_at),
+                       updated_at=now() WHERE id=$1 RETURNING id)
+               INSERT INTO incident_timeline(incident_id, at, status, event_type, note)
+               SELECT id, $6, $2, $7, $8 FROM followed""",
+            uuid.UUID(incident_id), status, case_id, agency, expected_at, at, event_type, note)
 
     async def search(self, *, source: str | None, category: str | None, status: str | None,
                      start: datetime | None, end: datetime | None, limit: int,
