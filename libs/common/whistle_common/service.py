@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from .http import BodyGuardMiddleware
 from .kafka import Producer
 from .lag import export_lag
 from .logging import configure_logging
-from .metrics import HttpMetricsMiddleware, init_dlq_series, metrics_endpoint
+from .metrics import HttpMetricsMiddleware, ScrapeRefresh, init_dlq_series, metrics_endpoint
 from .outbox import OutboxRelay
 from .problems import install_problem_handlers
 from .settings import CommonSettings
@@ -149,11 +150,14 @@ def create_service(
     form_prefixes: tuple[str, ...] = (), max_body_bytes: int = 64 * 1024,
     ready_details: Mapping[str, Callable[[], Any]] | None = None,
     unit_of_work: type[PgUnitOfWork] = PgUnitOfWork,
+    on_scrape: Sequence[Hook] = (), scrape_min_age: float = 1.0,
 ) -> FastAPI:
     """Build one service's ASGI app; nothing is opened until the lifespan runs.
 
     `unit_of_work` is the service's PgUnitOfWork subclass: HTTP use cases get one per request
-    (`runtime.uow`), consumers one joined to each event's transaction.
+    (`runtime.uow`), consumers one joined to each event's transaction. `on_scrape`: hooks that
+    set gauges from the database, run by GET /metrics when their last run is older than
+    `scrape_min_age` seconds (whistle_common.metrics.ScrapeRefresh).
     """
     faust_app = make_faust_app(settings)
     runtime = Runtime(settings=settings, faust_app=faust_app, unit_of_work=unit_of_work)
@@ -204,6 +208,9 @@ def create_service(
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.tokens = TokenTable(settings.whistle_api_tokens)
+    if on_scrape:
+        app.state.scrape_refresh = ScrapeRefresh(
+            [functools.partial(hook, runtime) for hook in on_scrape], min_age=scrape_min_age)
     app.add_middleware(BodyGuardMiddleware, max_bytes=max_body_bytes, form_prefixes=form_prefixes)
     app.add_middleware(HttpMetricsMiddleware)
     install_problem_handlers(app)

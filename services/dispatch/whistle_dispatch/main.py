@@ -31,19 +31,13 @@ CASES_OVERDUE = Gauge("whistle_cases_overdue", "Overdue open assignments per dep
                       ["dept"])
 
 
-async def refresh_gauges(runtime: Runtime, every: float, depts: list[str]) -> None:
-    """Keep the per-department open/overdue gauges current from the database."""
-    while True:
-        try:
-            counts = await run_use_case(runtime.uow, handlers.count_open,
-                                        handlers.At(datetime.now(UTC)))
-            for dept in depts:
-                row = counts.get(dept, {})
-                CASES_OPEN.labels(dept).set(row.get("open", 0))
-                CASES_OVERDUE.labels(dept).set(row.get("overdue", 0))
-        except Exception:  # noqa: BLE001 - a gauge refresh must never stop the service
-            pass
-        await asyncio.sleep(every)
+async def refresh_gauges(runtime: Runtime, depts: list[str]) -> None:
+    """Set the per-department open/overdue gauges from the database (run by a scrape)."""
+    counts = await run_use_case(runtime.uow, handlers.count_open, handlers.At(datetime.now(UTC)))
+    for dept in depts:
+        row = counts.get(dept, {})
+        CASES_OPEN.labels(dept).set(row.get("open", 0))
+        CASES_OVERDUE.labels(dept).set(row.get("overdue", 0))
 
 
 async def supervise(runtime: Runtime, ctx: handlers.Context, schedule: SweepSchedule) -> None:
@@ -101,8 +95,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     tasks: list[asyncio.Task] = []
 
     async def start_background(runtime: Runtime) -> None:
-        tasks.append(asyncio.create_task(
-            refresh_gauges(runtime, settings.gauge_refresh_seconds, depts)))
         tasks.append(asyncio.create_task(supervise(runtime, ctx, schedule),
                                          name="supervision-sweep"))
 
@@ -115,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service(settings=settings, package="whistle_dispatch",
                          title="Whistle dispatch", routers=[http.router], consumers=consumers,
                          dept_codes=depts, on_start=[start_background], on_stop=[stop_background],
-                         unit_of_work=PgDispatchUnitOfWork)
+                         unit_of_work=PgDispatchUnitOfWork,
+                         on_scrape=[partial(refresh_gauges, depts=depts)],
+                         scrape_min_age=settings.gauge_refresh_seconds)
     app.state.ctx = ctx
     return app

@@ -18,8 +18,9 @@ class Settings(service_settings("dispatch", 8002)):
 
     max_returns: int = _env("max_returns", 2, "returns (退单) before the street office",
                             ge=1, le=10)
-    gauge_refresh_seconds: float = _env("gauge_refresh_seconds", 5.0, "open/overdue gauges",
-                                        gt=0)
+    gauge_refresh_seconds: float = _env(
+        "gauge_refresh_seconds", 1.0,
+        "least seconds between two reads of the open/overdue gauges (a scrape reads them)", gt=0)
     time_scale: float = _env("time_scale", 1.0,
                              "multiply deadline durations (a fast clock for demos and tests)",
                              gt=0, le=1)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib import resources
@@ -25,8 +23,6 @@ from .domain.points import PointsRules
 from .entrypoints import http
 from .settings import Settings
 from .streams import HotspotCounter, attach_hotspots
-
-log = logging.getLogger(__name__)
 
 
 def load_context(settings: Settings | None = None) -> handlers.Context:
@@ -68,45 +64,34 @@ COMMUNITY_POINTS = Gauge("whistle_community_points_month",
                          "Points awarded this month per community", ["community"])
 
 
-async def refresh_gauges(ctx: handlers.Context, runtime: Runtime, every: float) -> None:
-    """Keep this month's rates, scores and community points current for Prometheus."""
-    for code in ctx.territory.communities:
-        COMMUNITY_POINTS.labels(code).set(0)
-    while True:
-        try:
-            period = parse_period(month_of(datetime.now(UTC)))
-            figures = await run_use_case(runtime.uow, partial(handlers.month_figures, ctx),
-                                         period)
-            for row in figures.ranking:
-                for rate, value in row["rates"].items():
-                    DEPT_RATE.labels(row["dept"], rate).set(value if value is not None
-                                                            else float("nan"))
-                DEPT_SCORE.labels(row["dept"]).set(row["score"] or 0)
-            for community, points in figures.community_points.items():
-                COMMUNITY_POINTS.labels(community).set(points)
-        except Exception:  # noqa: BLE001 - gauges must never stop the service
-            log.exception("gauge refresh failed")
-        await asyncio.sleep(every)
+async def refresh_gauges(ctx: handlers.Context, runtime: Runtime) -> None:
+    """Set this month's rates, scores and community points from the database (run by a
+    scrape)."""
+    period = parse_period(month_of(datetime.now(UTC)))
+    figures = await run_use_case(runtime.uow, partial(handlers.month_figures, ctx), period)
+    for row in figures.ranking:
+        for rate, value in row["rates"].items():
+            DEPT_RATE.labels(row["dept"], rate).set(value if value is not None
+                                                    else float("nan"))
+        DEPT_SCORE.labels(row["dept"]).set(row["score"] or 0)
+    for community, points in figures.community_points.items():
+        COMMUNITY_POINTS.labels(community).set(points)
+
+
+# a ranking reads the month's assessments: scrapes within this many seconds share one
+GAUGE_MIN_AGE = 10.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the scoring service app (nothing opens until the lifespan runs)."""
     settings = settings or Settings()
     ctx = load_context(settings)
-    tasks: list[asyncio.Task] = []
-
-    async def start_gauges(runtime: Runtime) -> None:
-        tasks.append(asyncio.create_task(refresh_gauges(ctx, runtime, 15.0)))
-
-    async def stop_gauges(_: Runtime) -> None:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
+    for code in ctx.territory.communities:
+        COMMUNITY_POINTS.labels(code).set(0)
     app = create_service(settings=settings, package="whistle_scoring", title="Whistle scoring",
                          routers=[http.router], consumers=[case_consumer(ctx)],
-                         on_start=[start_gauges], on_stop=[stop_gauges],
-                         unit_of_work=PgScoringUnitOfWork)
+                         unit_of_work=PgScoringUnitOfWork,
+                         on_scrape=[partial(refresh_gauges, ctx)], scrape_min_age=GAUGE_MIN_AGE)
     app.state.ctx = ctx
     runtime = app.state.runtime
     attach_hotspots(runtime.faust_app, hotspot_counter(ctx, runtime))
