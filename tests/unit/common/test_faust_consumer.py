@@ -48,7 +48,9 @@ async def test_the_rest_of_fausts_consumer_settings_are_kept() -> None:
 
 @pytest.mark.parametrize("field, value", [("kafka_fetch_max_wait_ms", 50),
                                           ("kafka_fetch_max_wait_ms", 60_000),
-                                          ("kafka_fetcher_poll_seconds", 0)])
+                                          ("kafka_fetcher_poll_seconds", 0),
+                                          ("kafka_fetch_gather_ms", -1),
+                                          ("kafka_fetch_gather_ms", 60_000)])
 def test_out_of_range_polls_are_refused(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         CommonSettings(**{field: value})
