@@ -37,12 +37,11 @@ async def test_a_scrape_refreshes_unless_the_last_refresh_is_young() -> None:
 
 
 async def test_dispatch_reads_its_open_and_overdue_gauges_when_scraped() -> None:
+    from whistle_catalogue import load_catalogue
     from whistle_dispatch.main import CASES_OPEN, CASES_OVERDUE, create_app
     from whistle_dispatch.settings import Settings
 
     from tests.unit.dispatch.fakes import FakeDispatchUnitOfWork
-
-    from whistle_catalogue import load_catalogue
 
     dept = next(iter(load_catalogue().departments))
     app = create_app(Settings(gauge_refresh_seconds=2.5))
@@ -74,7 +73,8 @@ async def test_concurrent_scrapes_wait_for_one_refresh() -> None:
     first = asyncio.create_task(scrape())
     await started.wait()
     second = asyncio.create_task(scrape())
-    await asyncio.sleep(0.01)
+    for _ in range(20):             # turns of the loop, no clock: the second reaches the lock
+        await asyncio.sleep(0)
     assert not second.done()        # waits for the read in flight instead of starting another
     release.set()
     await asyncio.gather(first, second)
@@ -88,7 +88,7 @@ async def test_a_failing_or_slow_refresher_leaves_the_others_and_the_scrape_alon
         raise RuntimeError("database gone")
 
     async def stuck() -> None:
-        await asyncio.sleep(10)
+        await asyncio.Event().wait()    # never answers: the timeout cancels it
 
     async def fine() -> None:
         done.append(1)
