@@ -63,6 +63,31 @@ class Live:
     def http(self, service: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url(service), timeout=15.0)
 
+    def warnings_logged(self, service: str, *, tail_bytes: int = 256 * 1024) -> list[str]:
+        """The warnings and errors at the end of a service's log, one line each, with the
+        same line repeated in a row counted once ("×n")."""
+        path = self.stack.layout.logfile(service)
+        try:
+            with open(path, "rb") as log:
+                log.seek(max(0, path.stat().st_size - tail_bytes))
+                lines = log.read().decode(errors="replace").splitlines()
+        except OSError:
+            return []
+        found: list[list] = []  # [time, what, times in a row]
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("level") not in ("warning", "error", "critical"):
+                continue
+            what = f"{record['level']}: {str(record.get('event'))[:200]}"
+            if found and found[-1][1] == what:
+                found[-1][2] += 1
+            else:
+                found.append([str(record.get("timestamp", ""))[11:19], what, 1])
+        return [f"{at} {what}" + (f" ×{n}" if n > 1 else "") for at, what, n in found]
+
     def metric(self, service: str, name: str, **labels: str) -> float:
         """Sum of the samples of a metric whose labels include `labels`."""
         text = httpx.get(f"{self.url(service)}/metrics", timeout=5).text
@@ -266,16 +291,37 @@ class ExtraWorkers:
             self.live.stack.layout.pidfile(name).unlink(missing_ok=True)
 
 
-async def all_ready(live: Live) -> bool:
+class Readiness:
+    """The four services' answers to /readyz: true when all are ready; its repr names those
+    that are not, with their checks and the last warnings of their logs (what a failing
+    wait prints)."""
+
+    def __init__(self, live: Live, answers: dict[str, str]) -> None:
+        self.live, self.unready = live, answers
+
+    def __bool__(self) -> bool:
+        return not self.unready
+
+    def __repr__(self) -> str:
+        parts = []
+        for service, answer in self.unready.items():
+            parts.append(f"{service}: {answer}")
+            parts.extend(f"  {line}" for line in self.live.warnings_logged(service)[-8:])
+        return "ready" if not parts else "\n".join(["not ready", *parts])
+
+
+async def all_ready(live: Live) -> Readiness:
     """Whether all four services answer /readyz with 200."""
+    unready = {}
     async with httpx.AsyncClient(timeout=3) as client:
         for service in ("intake", "dispatch", "scoring", "notify"):
             try:
-                if (await client.get(f"{live.url(service)}/readyz")).status_code != 200:
-                    return False
-            except httpx.HTTPError:
-                return False
-    return True
+                resp = await client.get(f"{live.url(service)}/readyz")
+                if resp.status_code != 200:
+                    unready[service] = f"{resp.status_code} {resp.text[:300]}"
+            except httpx.HTTPError as exc:
+                unready[service] = repr(exc)
+    return Readiness(live, unready)
 
 
 CONSUMED = {  # the topics each service consumes (its Faust group is whistle-<service>)

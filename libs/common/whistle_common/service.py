@@ -35,6 +35,7 @@ from .metrics import HttpMetricsMiddleware, ScrapeRefresh, init_dlq_series, metr
 from .outbox import OutboxRelay
 from .problems import install_problem_handlers
 from .settings import CommonSettings
+from .stream_watchdog import watch_streams
 from .topics import all_topics
 from .uow import PgUnitOfWork, UnitOfWork
 
@@ -197,8 +198,10 @@ def create_service(
             # Kafka may be down: HTTP serves (intake accepts into its outbox) while topics and
             # Faust start in the background as soon as the broker answers
             stopping = asyncio.Event()
+            producer = runtime.producer
             streams = asyncio.create_task(_run_streams(settings, dept_codes, faust_app,
-                                                       consumers, stopping))
+                                                       consumers, stopping,
+                                                       lambda: producer.reachable))
             streams.add_done_callback(_report_end)
             stack.push_async_callback(_stop_streams, streams, stopping)
             log.info("service started", seconds=round(loop.time() - runtime.started_at, 2))
@@ -230,7 +233,7 @@ async def _cancel(task: asyncio.Task) -> None:
 
 async def _run_streams(settings: CommonSettings, dept_codes: Sequence[str],
                        faust_app: faust.App, consumers: Sequence[ConsumerSpec],
-                       stopping: asyncio.Event) -> None:
+                       stopping: asyncio.Event, broker_reachable: Callable[[], bool]) -> None:
     """Topics, the Faust consumers and the lag export, once Kafka answers (however late)."""
     if not await _ensure_topics(settings, dept_codes, stopping):
         return
@@ -242,11 +245,19 @@ async def _run_streams(settings: CommonSettings, dept_codes: Sequence[str],
                 [c.topic for c in consumers], settings.lag_refresh_seconds))
         # Faust can leave a partition's commit behind for good around a rebalance: rewind it
         guard = asyncio.create_task(guard_commits(faust_app, settings.service_name))
+        watchdog = None
+        if settings.kafka_rebalance_stuck_seconds:
+            watchdog = asyncio.create_task(watch_streams(
+                faust_app, settings.service_name,
+                stuck_after=settings.kafka_rebalance_stuck_seconds,
+                broker_reachable=broker_reachable))
         log.info("streams started")
         try:
             await stopping.wait()
         finally:
             await _cancel(guard)
+            if watchdog is not None:
+                await _cancel(watchdog)
             if lag_task is not None:
                 await _cancel(lag_task)
 

@@ -62,6 +62,9 @@ class CommonSettings(BaseSettings):
     # while records keep coming, how long a consumer's next fetch waits at the broker for more
     # (0: a fetch returns at its first record); a fetch answered empty ends the gathering
     kafka_fetch_gather_ms: int = Field(0, ge=0, le=5_000)
+    # a rebalance that has not moved for this long while Kafka answers restarts the process
+    # (whistle_common.stream_watchdog); 0: never
+    kafka_rebalance_stuck_seconds: float = Field(60.0, ge=0, le=3_600)
     whistle_api_tokens: dict[str, dict] = Field(default_factory=lambda: dict(DEV_TOKENS))
     whistle_dept_secrets: dict[str, str] = Field(default_factory=lambda: dict(DEV_DEPT_SECRETS))
 
