@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from faust.contrib.asgi import faust_app_running
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import REGISTRY
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 from whistle_serving import serve as quiet_serve
@@ -26,7 +26,7 @@ from .batching import batches
 from .commit_guard import guard_commits
 from .consumer import ConsumerSpec, EventConsumer, Raw
 from .db import create_pool, migrate
-from .faust_consumer import quiet_consumer
+from .faust_consumer import QuietMonitor, quiet_consumer
 from .http import BodyGuardMiddleware
 from .kafka import Producer
 from .lag import export_lag
@@ -95,7 +95,7 @@ def make_faust_app(settings: CommonSettings) -> faust.App:
                                             settings.kafka_fetch_gather_ms)
     if _faust_metrics is None:
         _faust_metrics = FaustMetrics.create(REGISTRY, "faust")
-    app.monitor = PrometheusMonitor(metrics=_faust_metrics)
+    app.monitor = QuietMonitor(metrics=_faust_metrics)
     return app
 
 

@@ -56,9 +56,10 @@ class CommonSettings(BaseSettings):
     outbox_poll_seconds: float = Field(0.5, gt=0)
     lag_refresh_seconds: float = Field(10.0, gt=0)
     # how long a consumer's fetch waits at the broker for a record (Faust's own is 1.5 s), and
-    # how often aiokafka's fetcher wakes on its own while a fetch is in flight (its own 0.2 s)
+    # how often the consumer wakes on its own while nothing comes: aiokafka's fetcher (its own
+    # 0.2 s), Faust's wait for records and mode's thread keepalives (1 s each)
     kafka_fetch_max_wait_ms: int = Field(3000, ge=100, le=30_000)
-    kafka_fetcher_poll_seconds: float = Field(1.0, gt=0, le=30)
+    kafka_fetcher_poll_seconds: float = Field(5.0, gt=0, le=30)
     # while records keep coming, how long a consumer's next fetch waits at the broker for more
     # (0: a fetch returns at its first record); a fetch answered empty ends the gathering
     kafka_fetch_gather_ms: int = Field(0, ge=0, le=5_000)

@@ -11,7 +11,12 @@ from aiokafka.consumer.fetcher import Fetcher
 from aiokafka.consumer.subscription_state import SubscriptionState
 from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from whistle_common.faust_consumer import GATHER_MIN_BYTES, QuietConsumerThread, gather_fetches
+from whistle_common.faust_consumer import (
+    GATHER_MIN_BYTES,
+    QuietConsumerThread,
+    QuietMonitor,
+    gather_fetches,
+)
 from whistle_common.service import make_faust_app
 from whistle_common.settings import CommonSettings
 
@@ -37,7 +42,7 @@ async def test_worker_consumer_takes_the_configured_polls() -> None:
 async def test_defaults_poll_less_than_faust_and_aiokafka() -> None:
     _, consumer = await _worker_consumer(CommonSettings())
     assert consumer._fetch_max_wait_ms == 3000      # Faust: 1500
-    assert consumer._consumer_timeout == 1.0        # aiokafka: 0.2
+    assert consumer._consumer_timeout == 5.0        # aiokafka: 0.2
 
 
 async def test_the_rest_of_fausts_consumer_settings_are_kept() -> None:
@@ -141,3 +146,48 @@ async def test_the_started_consumers_fetcher_is_paced() -> None:
     fetcher = thread._consumer._fetcher
     assert await fetcher._proc_fetch_request(None, 0, None) is True
     assert (fetcher._fetch_max_wait_ms, fetcher._fetch_min_bytes) == (120, GATHER_MIN_BYTES)
+
+
+async def test_the_threads_keepalives_wake_at_the_poll() -> None:
+    thread, _ = await _worker_consumer(CommonSettings(kafka_fetcher_poll_seconds=7))
+    intervals, slept, pokes = [], [], []
+
+    async def itertimer(interval: float, name: str = ""):
+        intervals.append(interval)
+        return
+        yield
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        thread._stopped.set()       # one turn of the keepalive, then stop
+
+    async def poke() -> None:
+        pokes.append(1)
+
+    thread.itertimer, thread.sleep, thread._wakeup_timer_in_thread = itertimer, sleep, poke
+    await type(thread)._thread_keepalive(thread)
+    await thread._keepalive2()
+    assert intervals == [7] and slept == [7] and pokes == [1]   # mode's own: 1.0 and 1.1 s
+
+
+async def test_fausts_wait_for_records_is_the_poll(monkeypatch) -> None:
+    asked = []
+
+    async def getmany(self, timeout: float):
+        asked.append(timeout)
+        return
+        yield
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "getmany", getmany)
+    app = make_faust_app(CommonSettings(kafka_fetcher_poll_seconds=6))
+    async for _ in app.consumer.getmany(timeout=1.0):   # what Faust's fetch loop asks
+        pass
+    async for _ in app.consumer.getmany(timeout=9.0):
+        pass
+    assert asked == [6, 9.0]
+
+
+async def test_fausts_monitor_samples_nothing_on_a_timer() -> None:
+    monitor = make_faust_app(CommonSettings()).monitor
+    assert isinstance(monitor, QuietMonitor)
+    await asyncio.wait_for(type(monitor)._sampler(monitor), 1)  # returns at once: no loop
