@@ -37,7 +37,6 @@ which is fetched at the poll at the latest.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from time import monotonic
 from typing import Any
@@ -86,7 +85,6 @@ class QuietConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             if self.last_wakeup_at and monotonic() - self.last_wakeup_at > 3 * max(
                     self.fetcher_poll_seconds, 1.0):
                 self.log.error("Thread keepalive is not responding...")
-            await asyncio.sleep(0)
             await self._wakeup_timer_in_thread()
 
     @Service.task

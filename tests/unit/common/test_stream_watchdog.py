@@ -112,12 +112,18 @@ async def test_the_watch_restarts_a_wedged_app_once() -> None:
 
 async def test_a_healthy_app_is_left_running() -> None:
     app = make_faust_app(CommonSettings(service_name="probe"))
-    restarts = []
+    restarts, looks, looked_enough = [], [], asyncio.Event()
+
+    def reachable() -> bool:   # asked once a look
+        looks.append(1)
+        if len(looks) >= 20:
+            looked_enough.set()
+        return True
+
     watch = asyncio.create_task(watch_streams(app, "probe", stuck_after=60,
-                                              broker_reachable=lambda: True, every=0,
+                                              broker_reachable=reachable, every=0,
                                               restart=lambda: restarts.append(1)))
-    for _ in range(50):
-        await asyncio.sleep(0)
+    await asyncio.wait_for(looked_enough.wait(), 5)
     assert not watch.done() and restarts == []
     watch.cancel()
     with pytest.raises(asyncio.CancelledError):
